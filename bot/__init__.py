@@ -1,0 +1,1 @@
+"""codegen-slack: Codegen's coding agents in Slack."""

@@ -1,0 +1,1 @@
+"""Loopback test doubles of the Codegen and Slack Web APIs."""
