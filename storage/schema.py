@@ -1,0 +1,89 @@
+"""The database schema and its migrations, applied in order and recorded in PRAGMA user_version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    """Threads, runs, requests (creates and resumes) and processed Slack events."""
+    db["events"].create({"key": str, "seen_at": float}, pk="key")
+    db["requests"].create(
+        {
+            "id": int,
+            "key": str,
+            "kind": str,
+            "channel": str,
+            "thread_ts": str,
+            "user": str,
+            "prompt": str,
+            "options": str,
+            "images": str,
+            "run_id": int,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": float,
+            "status_ts": str,
+            "error": str,
+            "created_at": float,
+            "notice": str,
+        },
+        pk="id",
+        not_null={"key", "kind", "channel", "user", "prompt", "state"},
+        defaults={"state": "pending", "attempts": 0, "next_attempt_at": 0.0, "thread_ts": ""},
+    )
+    db["requests"].create_index(["key"], unique=True)
+    db["requests"].create_index(["state", "kind", "next_attempt_at"])
+    db["runs"].create(
+        {
+            "run_id": int,
+            "channel": str,
+            "thread_ts": str,
+            "requester": str,
+            "prompt": str,
+            "status": str,
+            "repo": str,
+            "model": str,
+            "web_url": str,
+            "result": str,
+            "summary": str,
+            "pull_requests": str,
+            "status_ts": str,
+            "created_at": float,
+            "changed_at": float,
+            "checked_at": float,
+            "next_check_at": float,
+            "finished_at": float,
+            "finished": int,
+            "shown_status": str,
+            "shown_at": float,
+            "finish_count": int,
+            "announced_count": int,
+            "announcing": int,
+        },
+        pk="run_id",
+        defaults={"finished": 0, "finish_count": 0, "announced_count": 0, "announcing": 0},
+    )
+    db["runs"].create_index(["finished", "next_check_at"])
+    db["runs"].create_index(["requester", "created_at"])
+    db["threads"].create({"channel": str, "thread_ts": str, "run_id": int}, pk=("channel", "thread_ts"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the schema up to date, one transaction per step; returns the version (needs autocommit)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return len(MIGRATIONS)
