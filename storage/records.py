@@ -76,3 +76,4 @@ class Request:
     status_ts: str | None = None
     error: str | None = None
     created_at: float = 0.0
+    notice: str | None = None

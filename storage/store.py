@@ -127,8 +127,18 @@ class Store:
                 " options, images, run_id, state, attempts, next_attempt_at, status_ts, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
                 (
-                    key, kind, channel, thread_ts, user, prompt, json.dumps(options or {}),
-                    json.dumps(images or []), run_id, now, status_ts, now,
+                    key,
+                    kind,
+                    channel,
+                    thread_ts,
+                    user,
+                    prompt,
+                    json.dumps(options or {}),
+                    json.dumps(images or []),
+                    run_id,
+                    now,
+                    status_ts,
+                    now,
                 ),
             )
             if cur.rowcount != 1:
@@ -152,9 +162,7 @@ class Store:
 
     def pending_requests(self, kind: RequestKind) -> list[Request]:
         """Every pending request of a kind, oldest first."""
-        rows = self._rows(
-            "SELECT * FROM requests WHERE state = 'pending' AND kind = ? ORDER BY id", (kind,)
-        )
+        rows = self._rows("SELECT * FROM requests WHERE state = 'pending' AND kind = ? ORDER BY id", (kind,))
         return [_request_from_row(r) for r in rows]
 
     def next_request_due(self, now: float) -> float | None:
@@ -246,6 +254,7 @@ class Store:
         *,
         now: float,
         next_check_at: float,
+        next_check_if_changed: float | None = None,
         status: str | None = None,
         result: str | None = None,
         summary: str | None = None,
@@ -269,6 +278,7 @@ class Store:
             changed = new != old
             update: dict[str, Any] = {"checked_at": now, "next_check_at": next_check_at}
             if changed:
+                update["next_check_at"] = next_check_if_changed or next_check_at
                 update.update(
                     status=new.status,
                     result=new.result,
@@ -343,3 +353,18 @@ class Store:
         """The finish number `finish` of this run has been announced in Slack."""
         with self._tx() as db:
             db["runs"].update(run_id, {"announced_count": finish, "announcing": 0})
+
+    def mark_announced_all(self, run_id: int) -> None:
+        """Every finish of this run counts as announced (used when its channel is gone)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET announced_count = finish_count, announcing = 0 WHERE run_id = ?", (run_id,)
+            )
+
+    def health(self) -> str:
+        """ "ok" when the database answers, else the error."""
+        try:
+            self._rows("SELECT 1")
+            return "ok"
+        except StorageError as exc:
+            return str(exc)

@@ -1,0 +1,129 @@
+"""Builds the running bot: storage, clients, the Bolt app with its handlers, and the workers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.clock import Clock, SystemClock
+from bot.codegen import CodegenClient, RateLimits
+from bot.config import Settings
+from bot.creates import CreateDeps, CreateWorker
+from bot.loop import Worker
+from bot.notifier import Notifier
+from bot.repos import RepoDirectory
+from bot.resumes import ResumeDeps, ResumeWorker
+from bot.slack_out import SlackOut, make_web_client
+from bot.watcher import Watcher
+from handlers import commands, events
+from handlers.context import HandlerContext
+from storage.store import Store
+
+log = logging.getLogger("codegen_slack.app")
+
+
+class Bot:
+    """Everything that runs in one process; `start()` begins background work, `stop()` drains it."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.store = Store(settings.codegen_slack_db)
+        self.limits = RateLimits.from_counts(
+            creates_per_minute=settings.codegen_creates_per_minute,
+            calls_per_30s=settings.codegen_calls_per_30s,
+            log_calls_per_minute=settings.codegen_log_calls_per_minute,
+            clock=self.clock,
+        )
+        self.codegen = CodegenClient(
+            base_url=settings.codegen_api_base_url,
+            token=settings.codegen_api_token.get_secret_value(),
+            org_id=settings.codegen_org_id,
+            limits=self.limits,
+            clock=self.clock,
+            timeout=settings.codegen_timeout_seconds,
+        )
+        self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.slack = SlackOut(self.web)
+        self.watcher = Watcher(
+            store=self.store,
+            codegen=self.codegen,
+            clock=self.clock,
+            poll_seconds=settings.codegen_slack_poll_seconds,
+            share=settings.codegen_slack_watcher_share,
+            on_change=self._run_changed,
+        )
+        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock)
+        creates = CreateWorker(
+            CreateDeps(
+                store=self.store,
+                codegen=self.codegen,
+                limits=self.limits,
+                slack=self.slack,
+                repos=RepoDirectory(self.codegen, self.clock),
+                clock=self.clock,
+                creates_per_minute=settings.codegen_creates_per_minute,
+            ),
+            on_created=self._wake_after_start,
+        )
+        resumes = ResumeWorker(
+            ResumeDeps(store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock),
+            on_resumed=self._wake_after_start,
+        )
+        self.workers = {
+            "creates": Worker("creates", creates.step),
+            "resumes": Worker("resumes", resumes.step),
+            "watcher": Worker("watcher", self.watcher.step),
+            "notifier": Worker("notifier", self.notifier.step),
+        }
+        self.handler_context = HandlerContext(
+            store=self.store,
+            clock=self.clock,
+            wake_creates=self.workers["creates"].wake,
+            wake_resumes=self.workers["resumes"].wake,
+        )
+        self.bolt = build_bolt_app(settings, self)
+
+    def _run_changed(self, run_id: int) -> None:
+        self.store.wake_resumes(run_id, self.clock.now())
+        self.workers["resumes"].wake()
+        self.workers["notifier"].wake()
+
+    def _wake_after_start(self) -> None:
+        self.workers["notifier"].wake()
+        self.workers["watcher"].wake()
+
+    def start(self) -> None:
+        """Start the workers; anything left pending by an earlier process is picked up."""
+        for worker in self.workers.values():
+            worker.start()
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Let each worker finish its current step, then close connections."""
+        for worker in self.workers.values():
+            worker.stop(timeout / len(self.workers))
+        self.codegen.close()
+        self.store.close()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Each dependency's state, and whether all are fine."""
+        state = {
+            "slack": self.slack.health.auth_error or "ok",
+            "database": self.store.health(),
+        }
+        return all(v == "ok" for v in state.values()), state
+
+
+def build_bolt_app(settings: Settings, bot: Bot) -> App:
+    """The Bolt app: verifies Slack's signatures and routes each surface to its handler module."""
+    app = App(
+        client=bot.web,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        process_before_response=True,
+        token_verification_enabled=False,
+    )
+    commands.register(app, bot.handler_context)
+    events.register(app, bot.handler_context)
+    return app

@@ -1,0 +1,54 @@
+"""A background worker: a thread that runs one step at a time and sleeps until woken or due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("codegen_slack.worker")
+
+IDLE_SECONDS = 30.0
+ERROR_BACKOFF_SECONDS = 5.0
+
+
+class Worker:
+    """Calls `step()` (which returns seconds until it wants to run again) until stopped.
+
+    `wake()` makes it run its next step at once; an exception in a step is logged and
+    the step is tried again after a pause, so one bad record cannot stop the bot.
+    """
+
+    def __init__(self, name: str, step: Callable[[], float | None]) -> None:
+        self.name = name
+        self._step = step
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next step now."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current step, then end the thread (waits up to `timeout`)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                delay = self._step()
+            except Exception:
+                log.exception("%s: step failed; retrying in %.0f s", self.name, ERROR_BACKOFF_SECONDS)
+                delay = ERROR_BACKOFF_SECONDS
+            wait = IDLE_SECONDS if delay is None else max(0.0, min(delay, IDLE_SECONDS))
+            if wait > 0:
+                self._wake.wait(wait)

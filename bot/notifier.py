@@ -1,0 +1,98 @@
+"""Makes Slack show what storage knows: edits status messages and announces finished runs once."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.render.messages import SlackMessage, reaction_for, result_messages, status_message
+from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
+from storage.records import RunRecord
+from storage.store import Store
+
+log = logging.getLogger("codegen_slack.notifier")
+
+RESULT_EVENT = "codegen_run_result"
+ELAPSED_REFRESH_SECONDS = 60.0
+ELAPSED_EDITS_PER_STEP = 5
+RETRY_SECONDS = 5.0
+
+
+class Notifier:
+    """One step: fix stale status messages, post unannounced results, refresh elapsed times."""
+
+    def __init__(self, *, store: Store, slack: SlackOut, clock: Clock) -> None:
+        self._store = store
+        self._slack = slack
+        self._clock = clock
+
+    def step(self) -> float | None:
+        """Bring Slack up to date; returns seconds until elapsed times need refreshing."""
+        failed = False
+        for run in self._store.runs_to_show():
+            failed |= not self._attempt(run, self._show)
+        for run, finish, begun in self._store.runs_to_announce():
+            failed |= not self._attempt(run, lambda r, f=finish, b=begun: self._announce(r, f, b))
+        now = self._clock.now()
+        for run in self._store.runs_to_refresh(now - ELAPSED_REFRESH_SECONDS, ELAPSED_EDITS_PER_STEP):
+            failed |= not self._attempt(run, self._show)
+        return RETRY_SECONDS if failed else ELAPSED_REFRESH_SECONDS / 2
+
+    def _attempt(self, run: RunRecord, action) -> bool:
+        """Run one Slack effect; False when it should be tried again later."""
+        try:
+            action(run)
+            return True
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in UNREACHABLE_CHANNEL:
+                self._channel_gone(run, str(error))
+                return True
+            log.warning("run %s: Slack update failed (%s); will retry", run.run_id, error)
+            return False
+
+    def _show(self, run: RunRecord) -> None:
+        assert run.status_ts
+        self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
+        self._store.mark_shown(run.run_id, run.status, self._clock.now())
+
+    def _announce(self, run: RunRecord, finish: int, begun: bool) -> None:
+        """Post the result parts not yet in the thread, react on the thread root, remember it."""
+        messages = result_messages(run)
+        for message in messages:
+            if message.metadata:
+                message.metadata["event_payload"]["finish"] = finish
+        posted: set[int] = set()
+        if begun:
+            posted = {
+                int(p.get("part", -1))
+                for p in self._slack.thread_payloads(run.channel, run.thread_ts, RESULT_EVENT)
+                if p.get("run_id") == run.run_id and p.get("finish") == finish
+            }
+        else:
+            self._store.begin_announcement(run.run_id)
+        for message in messages:
+            part = int((message.metadata or {}).get("event_payload", {}).get("part", -1))
+            if part not in posted:
+                self._slack.post(run.channel, message, thread_ts=run.thread_ts)
+        self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
+        self._store.mark_announced(run.run_id, finish)
+        log.info("run %s announced (%s)", run.run_id, run.status)
+
+    def _channel_gone(self, run: RunRecord, error: str) -> None:
+        """The channel can't be written: tell the requester by DM and stop trying there."""
+        text = (
+            f"I couldn't post about Codegen run {run.run_id} in <#{run.channel}> ({error}). "
+            f"It is {run.status}." + (f" {run.web_url}" if run.web_url else "")
+        )
+        try:
+            self._slack.direct_message(run.requester, SlackMessage(text=text, blocks=[]))
+        except SlackApiError as exc:
+            log.warning(
+                "run %s: could not DM the requester either (%s)", run.run_id, exc.response.get("error")
+            )
+        self._store.mark_shown(run.run_id, run.status, self._clock.now())
+        if run.finished:
+            self._store.mark_announced_all(run.run_id)

@@ -1,0 +1,143 @@
+"""Everything the bot says in Slack goes through here: retries, fallbacks and idempotent posts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.render.messages import SlackMessage
+
+log = logging.getLogger("codegen_slack.slack")
+
+# The channel is gone or closed to the bot: tell the requester another way.
+UNREACHABLE_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+# The token no longer works: nothing will succeed until an admin fixes it.
+BROKEN_AUTH = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+
+
+def make_web_client(token: str | None, base_url: str, timeout: float = 15.0) -> WebClient:
+    """A WebClient that retries rate limits (honouring Retry-After), 5xx and connection errors."""
+    client = WebClient(token=token, base_url=base_url, timeout=timeout)
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=3),
+        RateLimitErrorRetryHandler(max_retry_count=5),
+        ServerErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+@dataclass
+class SlackHealth:
+    """Whether Slack accepts our token; the last auth failure is kept for /healthz."""
+
+    auth_error: str | None = None
+
+
+class SlackOut:
+    """Posts, edits, reactions and ephemerals, with a DM fallback when a channel is unreachable."""
+
+    def __init__(self, client: WebClient, health: SlackHealth | None = None) -> None:
+        self.client = client
+        self.health = health or SlackHealth()
+
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        try:
+            response = getattr(self.client, method.replace(".", "_"))(**params)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            if error in BROKEN_AUTH:
+                self.health.auth_error = error
+                log.error("Slack refused the bot token (%s): reinstall the app or fix SLACK_BOT_TOKEN", error)
+            raise
+        self.health.auth_error = None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def post(
+        self, channel: str, message: SlackMessage, *, thread_ts: str | None = None, broadcast: bool = False
+    ) -> str:
+        """Post a message (in a thread when `thread_ts` is given); returns its ts."""
+        params: dict[str, Any] = {"channel": channel, "text": message.text, "blocks": message.blocks}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+            if broadcast:
+                params["reply_broadcast"] = True
+        if message.metadata:
+            params["metadata"] = message.metadata
+        return str(self._call("chat.postMessage", **params)["ts"])
+
+    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        """Edit a message the bot posted."""
+        params: dict[str, Any] = {
+            "channel": channel,
+            "ts": ts,
+            "text": message.text,
+            "blocks": message.blocks,
+        }
+        if message.metadata:
+            params["metadata"] = message.metadata
+        self._call("chat.update", **params)
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        """Add a reaction; adding one that is already there is fine."""
+        try:
+            self._call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_reacted":
+                raise
+
+    def ephemeral(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
+        """Show `text` to one user only; in a DM (or if that fails) send it as a DM message."""
+        if channel.startswith("D"):
+            self._call("chat.postMessage", channel=channel, text=text, thread_ts=thread_ts)
+            return
+        try:
+            params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+            if thread_ts:
+                params["thread_ts"] = thread_ts
+            self._call("chat.postEphemeral", **params)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in UNREACHABLE_CHANNEL:
+                raise
+            self.direct_message(user, SlackMessage(text=text, blocks=[]))
+
+    def direct_message(self, user: str, message: SlackMessage) -> str:
+        """Open (or reuse) the DM with `user` and post there; returns the DM channel id."""
+        channel = str(self._call("conversations.open", users=user)["channel"]["id"])
+        self.post(channel, message)
+        return channel
+
+    def thread_payloads(self, channel: str, thread_ts: str, event_type: str) -> list[dict[str, Any]]:
+        """The metadata payloads of the bot's messages of `event_type` in a thread (crash recovery)."""
+        payloads: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {
+                "channel": channel,
+                "ts": thread_ts,
+                "include_all_metadata": True,
+                "limit": 200,
+            }
+            if cursor:
+                params["cursor"] = cursor
+            data = self._call("conversations.replies", **params)
+            for message in data.get("messages", []):
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == event_type:
+                    payloads.append(meta.get("event_payload") or {})
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return payloads
+
+    def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A thread's messages, parent first (used as context for a new run)."""
+        data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
+        return list(data.get("messages", []))

@@ -1,0 +1,36 @@
+"""What every handler may use: storage, the clock, and ways to wake the workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from storage.store import Store
+
+log = logging.getLogger("codegen_slack.handlers")
+
+
+@dataclass
+class HandlerContext:
+    """Handlers write intents to `store` and wake the worker that applies them."""
+
+    store: Store
+    clock: Clock
+    wake_creates: Callable[[], None]
+    wake_resumes: Callable[[], None]
+    max_prompt_chars: int = 20_000
+    _replies: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "slack-reply"))
+
+    def reply_later(self, send: Callable[[], object]) -> None:
+        """Send a best-effort courtesy reply (usage help) after the ack, off the request thread."""
+
+        def run() -> None:
+            try:
+                send()
+            except Exception as exc:  # a lost courtesy reply must not break anything else
+                log.warning("could not send a reply: %s", exc)
+
+        self._replies.submit(run)

@@ -1,0 +1,121 @@
+"""@mentions, DMs and thread replies: new runs, and follow-ups to the run a thread belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
+from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
+from handlers.context import HandlerContext
+from handlers.intake import record_resume, record_run_request
+
+# Message subtypes that are still a person talking; every other subtype (edits, deletions,
+# joins, bot messages…) is ignored so the bot can never answer itself or loop.
+HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+THREAD_DEFAULT_PROMPT = "Help with what is discussed in this thread."
+
+
+def register(app: App, ctx: HandlerContext) -> None:
+    """Attach the event listeners."""
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        handle_message(ctx, event, body, context, mentioned=True)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        handle_message(ctx, event, body, context, mentioned=False)
+
+
+def is_human_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    """True for a new message written by a person (not a bot, not an edit or deletion)."""
+    if event.get("subtype") not in HUMAN_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+        return False
+    user = event.get("user")
+    return bool(user) and user != bot_user_id
+
+
+def handle_message(
+    ctx: HandlerContext, event: dict[str, Any], body: dict[str, Any], context: BoltContext, *, mentioned: bool
+) -> None:
+    """Route one message: resume its thread's run, start a run, or ignore it."""
+    bot_user_id = context.bot_user_id
+    if not is_human_message(event, bot_user_id):
+        return
+    if body.get("event_id") and not ctx.store.claim_event(str(body["event_id"]), ctx.clock.now()):
+        return
+    channel, ts, user = event["channel"], event["ts"], event["user"]
+    thread_ts = event.get("thread_ts")
+    text = strip_bot_mention(event.get("text") or "", bot_user_id or "")
+    key = f"message:{channel}:{ts}"
+    run = ctx.store.run_for_thread(channel, thread_ts) if thread_ts else None
+    if run is not None:
+        refusal = record_resume(
+            ctx,
+            key=key,
+            channel=channel,
+            user=user,
+            prompt=_plain(text),
+            thread_ts=thread_ts or ts,
+            message_ts=ts,
+            run_id=run.run_id,
+        )
+        _tell(ctx, context, channel, user, thread_ts, refusal)
+        return
+    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    if not (mentioned or is_dm):
+        return
+    parsed = parse_command(text)
+    if isinstance(parsed, UsageError) and thread_ts and not text.strip():
+        parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT)
+    if not isinstance(parsed, RunCommand):
+        _tell(ctx, context, channel, user, thread_ts, _not_a_run(parsed))
+        return
+    refusal = record_run_request(
+        ctx,
+        key=key,
+        channel=channel,
+        user=user,
+        command=parsed,
+        thread_ts=thread_ts or ts,
+        message_ts=ts,
+        thread_context=bool(thread_ts) and not is_dm,
+    )
+    _tell(ctx, context, channel, user, thread_ts, refusal)
+
+
+def _plain(text: str) -> str:
+    """A follow-up as the agent should read it (Slack's escaping undone)."""
+    parsed = parse_command(text)
+    return (
+        parsed.prompt
+        if isinstance(parsed, RunCommand) and not (parsed.repo or parsed.model)
+        else text.strip()
+    )
+
+
+def _not_a_run(parsed: object) -> str:
+    if isinstance(parsed, UsageError):
+        return parsed.message
+    return "In a mention or DM, just write what the agent should do. Use `/codegen help` for commands."
+
+
+def _tell(
+    ctx: HandlerContext,
+    context: BoltContext,
+    channel: str,
+    user: str,
+    thread_ts: str | None,
+    text: str | None,
+) -> None:
+    """Show `text` to the user only (in a DM, as a message), after the ack."""
+    if not text:
+        return
+    client = context.client
+    if channel.startswith("D"):
+        ctx.reply_later(lambda: client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts))
+    else:
+        ctx.reply_later(
+            lambda: client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        )

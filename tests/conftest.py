@@ -1,0 +1,53 @@
+"""Shared fixtures: the loopback Codegen and Slack servers, and the app under test wired to both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.clock import SystemClock
+from tests.harness import AppUnderTest, make_settings
+from tests.servers.codegen_fixtures import codegen_server, make_codegen_server
+from tests.servers.codegen_server import CodegenServer
+from tests.servers.slack_fixtures import slack_server_fixture, socket_mode_server_fixture
+from tests.servers.slack_server import SlackServer
+
+__all__ = ["codegen_server", "slack_server_fixture", "socket_mode_server_fixture"]
+
+CODEGEN_TOKEN = "test-codegen-token"
+
+
+@pytest.fixture
+def codegen_api() -> Iterator[CodegenServer]:
+    """The Codegen double on the real clock (the app under test runs in real time)."""
+    server = make_codegen_server(clock=SystemClock(), token=CODEGEN_TOKEN)
+    server.token = CODEGEN_TOKEN  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.contract_violations == []
+
+
+@pytest.fixture
+def make_app(codegen_api: CodegenServer, slack_server: SlackServer, tmp_path: Path) -> Iterator:
+    """Start the app (real HTTP endpoint) on a database in tmp_path; extra settings as keywords."""
+    apps: list[AppUnderTest] = []
+
+    def start(**overrides: object) -> AppUnderTest:
+        settings = make_settings(codegen_api, slack_server, tmp_path / "bot.db", **overrides)
+        app = AppUnderTest(settings).start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.stop()
+
+
+@pytest.fixture
+def app(make_app) -> AppUnderTest:
+    """The app with default test settings."""
+    return make_app()

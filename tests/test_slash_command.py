@@ -1,0 +1,100 @@
+"""`/codegen` end to end: signed request → ack → run created → status message → result in the thread."""
+
+from __future__ import annotations
+
+import time
+
+from tests.harness import AppUnderTest, wait_for
+from tests.servers.codegen_server import CodegenServer
+from tests.servers.slack_server import SlackServer
+
+GENERAL = "C0GENERAL"
+
+
+def _channel_messages(slack: SlackServer) -> list[dict]:
+    return slack.messages(GENERAL)
+
+
+def test_command_starts_run_and_posts_one_status_message(app: AppUnderTest, codegen_api: CodegenServer,
+                                                         slack_server: SlackServer) -> None:
+    response = app.command("fix the flaky login test")
+    assert response.status_code == 200
+    assert response.text in ("", "{}") or "text" not in response.json()
+
+    runs = wait_for(codegen_api.runs, what="the run to be created")
+    assert len(runs) == 1 and runs[0]["prompt"] if "prompt" in runs[0] else True
+    run_id = runs[0]["id"]
+    wait_for(lambda: str(run_id) in str(_channel_messages(slack_server)), what="the run link in the message")
+    messages = _channel_messages(slack_server)
+    assert len(messages) == 1
+    text = str(messages[0])
+    assert "<@U0ALICE>" in text and "fix the flaky login test" in text
+
+
+def test_finished_run_is_announced_in_thread_with_pull_request(app: AppUnderTest, codegen_api: CodegenServer,
+                                                              slack_server: SlackServer) -> None:
+    app.command("add dark mode")
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    root = wait_for(lambda: _channel_messages(slack_server), what="status message")[0]
+    codegen_api.add_pull_request(run_id, title="Add dark mode", url="https://github.com/acme/web/pull/7")
+    codegen_api.set_status(run_id, "COMPLETE", result="Added **dark mode** to `settings`.")
+
+    def replies() -> list[dict]:
+        return slack_server.messages(GENERAL, thread_ts=root["ts"])[1:]
+
+    wait_for(replies, what="the result in the thread")
+    time.sleep(0.6)  # several more watcher and notifier rounds: nothing more may be posted
+    posted = replies()
+    assert len(posted) == 1
+    result = str(posted[0])
+    assert "*dark mode*" in result and "https://github.com/acme/web/pull/7" in result
+    assert "white_check_mark" in slack_server.message(GENERAL, root["ts"]).get("reactions", {})
+    assert "COMPLETE" in str(slack_server.message(GENERAL, root["ts"])["blocks"])
+
+
+def test_help_status_and_list_answer_only_the_caller(app: AppUnderTest, codegen_api: CodegenServer,
+                                                     slack_server: SlackServer) -> None:
+    assert "/codegen status" in app.command("help").json()["text"]
+    assert app.command("help").json().get("response_type", "ephemeral") == "ephemeral"
+    app.command("write docs")
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="run stored")
+    assert str(run_id) in app.command("list").json()["text"]
+    assert str(run_id) in app.command(f"status {run_id}").json()["text"]
+    assert str(run_id) in app.command("status").json()["text"]
+    assert "don't know" in app.command("status 999999").json()["text"]
+
+
+def test_empty_prompt_gets_usage_and_no_run(app: AppUnderTest, codegen_api: CodegenServer) -> None:
+    body = app.command("   ").json()
+    assert "/codegen" in body["text"]
+    time.sleep(0.3)
+    assert codegen_api.runs() == []
+
+
+def test_unknown_repository_names_close_matches(app: AppUnderTest, codegen_api: CodegenServer,
+                                                slack_server: SlackServer) -> None:
+    codegen_api.add_repo("acme/web")
+    codegen_api.add_repo("acme/api")
+    app.command("fix it repo=acme/wbe")
+    note = wait_for(lambda: slack_server.ephemerals(GENERAL, "U0ALICE"), what="an ephemeral error")
+    assert "acme/web" in str(note)
+    assert codegen_api.runs() == []
+
+
+def test_known_repository_and_model_reach_codegen(app: AppUnderTest, codegen_api: CodegenServer) -> None:
+    repo = codegen_api.add_repo("acme/web")
+    app.command("fix it repo=acme/web model=claude-sonnet")
+    run = wait_for(codegen_api.runs, what="run")[0]
+    inputs = codegen_api.run_inputs(run["id"])
+    assert inputs["repo_id"] == repo["id"] and inputs["model"] == "claude-sonnet"
+    assert inputs["prompt"] == "fix it"
+
+
+def test_ack_is_fast_while_codegen_is_slow(app: AppUnderTest, codegen_api: CodegenServer) -> None:
+    codegen_api.delay_next(1, 5.0, method="POST", path="create_run")
+    started = time.monotonic()
+    response = app.command("slow create")
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3.0
+    wait_for(codegen_api.runs, timeout=15, what="the slow create to finish")
