@@ -1,0 +1,125 @@
+"""Parse what users type after `/codegen` (or to the bot in a mention or DM) into a command.
+
+Grammar, after Slack's markup is undone (`&lt;` `&gt;` `&amp;` unescaped; `<https://x|label>`
+and `<https://x>` become the URL; user mentions like `<@U123>` stay as they are):
+
+- `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
+- `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
+- anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
+  anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
+  the prompt; everything else is the prompt, in order.
+
+UsageError.message is plain text; render it with bot.render.messages.error_text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+USAGE = (
+    "Usage: /codegen <prompt> [repo=owner/name] [model=name]. "
+    "Try /codegen help for everything the bot can do."
+)
+
+_SLACK_MARKUP_RE = re.compile(r"<([^<>]*)>|&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+_URL_TARGET_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_OPTION_RE = re.compile(r"(?<!\S)(repo|model)=(\S*)", re.IGNORECASE)
+_OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model)=\S*", re.IGNORECASE)
+_REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_RUN_ID_RE = re.compile(r"#?([0-9]{1,18})")
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """Start an agent run."""
+
+    prompt: str
+    repo: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    """Show the help text."""
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    """Show a run's status; `run_id` None means the caller picks the run."""
+
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    """List recent runs."""
+
+
+@dataclass(frozen=True)
+class UsageError:
+    """The text could not be understood; `message` says why, in plain text."""
+
+    message: str
+
+
+Command = RunCommand | HelpCommand | StatusCommand | ListCommand | UsageError
+
+
+def parse_command(text: str) -> Command:
+    """Turn the text of a slash command, mention or DM into a command."""
+    text = _undo_slack_markup(text).strip()
+    words = text.split()
+    keyword = words[0].lower() if words else ""
+    if len(words) == 1 and keyword == "help":
+        return HelpCommand()
+    if len(words) == 1 and keyword == "list":
+        return ListCommand()
+    if keyword == "status" and len(words) <= 2:
+        if len(words) == 1:
+            return StatusCommand(None)
+        run_id = _RUN_ID_RE.fullmatch(words[1])
+        if run_id is None:
+            return UsageError(f"Run ids are numbers, like /codegen status 123 (not {words[1]!r}).")
+        return StatusCommand(int(run_id.group(1)))
+    return _parse_run(text)
+
+
+def strip_bot_mention(text: str, bot_user_id: str) -> str:
+    """Remove every mention of the bot (`<@UBOT>` or `<@UBOT|name>`) and the space before it."""
+    mention = re.compile(rf"\s*<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>")
+    return mention.sub("", text).strip()
+
+
+def _parse_run(text: str) -> RunCommand | UsageError:
+    options: dict[str, str] = {}
+    for match in _OPTION_RE.finditer(text):
+        key, value = match.group(1).lower(), match.group(2)
+        if key in options:
+            return UsageError(f"{key}= is given twice; give it once.")
+        if not value:
+            return UsageError(f"{key}= needs a value, like repo=owner/name or model=name.")
+        options[key] = value
+    repo = options.get("repo")
+    if repo is not None and not _REPO_RE.fullmatch(repo):
+        return UsageError(f"repo={repo} doesn't look like owner/name.")
+    prompt = _OPTION_WITH_SPACE_RE.sub("", text).strip()
+    if not prompt:
+        return UsageError(f"Tell the agent what to do. {USAGE}")
+    return RunCommand(prompt=prompt, repo=repo, model=options.get("model"))
+
+
+def _undo_slack_markup(text: str) -> str:
+    """Unescape Slack's entities and turn its link markup into plain URLs, in one pass."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return _ENTITIES[match.group(2)]
+        target = match.group(1).split("|", 1)[0]
+        if not _URL_TARGET_RE.match(target):
+            return match.group(0)  # mentions (<@U123>), channels, <!here>: kept as they are
+        url = re.sub(r"&(amp|lt|gt);", lambda m: _ENTITIES[m.group(1)], target)
+        return url.removeprefix("mailto:")
+
+    return _SLACK_MARKUP_RE.sub(replace, text)
