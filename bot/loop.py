@@ -34,12 +34,16 @@ class Worker:
         """Run the next step now."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the current step, then end the thread (waits up to `timeout`)."""
+    def stop(self) -> None:
+        """Ask the thread to end after its current step."""
         self._stop.set()
         self._wake.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the thread to end; True when it has."""
         if self._thread.is_alive():
             self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():
