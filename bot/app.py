@@ -84,6 +84,10 @@ class Bot:
             clock=self.clock,
             wake_creates=self.workers["creates"].wake,
             wake_resumes=self.workers["resumes"].wake,
+            max_prompt_chars=settings.codegen_slack_max_prompt_chars,
+            admin_users=settings.admin_users,
+            resume_policy=settings.codegen_slack_resume_policy,
+            runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
         )
         self.bolt = build_bolt_app(settings, self)
 

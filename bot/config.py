@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,7 +35,33 @@ class Settings(BaseSettings):
     codegen_timeout_seconds: float = Field(30.0, gt=0)
     codegen_slack_poll_seconds: float = Field(5.0, gt=0)
     codegen_slack_watcher_share: float = Field(0.8, gt=0, le=1)
+    codegen_slack_allowed_channels: str = ""
+    codegen_slack_allowed_users: str = ""
+    codegen_slack_admin_users: str = ""
+    codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
+    codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
+    codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
     log_level: str = "INFO"
+
+    @property
+    def allowed_channels(self) -> frozenset[str]:
+        """Channel ids where the bot works; empty means everywhere it is invited."""
+        return _ids(self.codegen_slack_allowed_channels)
+
+    @property
+    def allowed_users(self) -> frozenset[str]:
+        """User ids who may use the bot; empty means everyone in the workspace."""
+        return _ids(self.codegen_slack_allowed_users)
+
+    @property
+    def admin_users(self) -> frozenset[str]:
+        """User ids who may change channel settings; empty means anyone allowed to use the bot."""
+        return _ids(self.codegen_slack_admin_users)
+
+
+def _ids(value: str) -> frozenset[str]:
+    """Split a comma- or space-separated list of Slack ids."""
+    return frozenset(part for part in value.replace(",", " ").split() if part)
 
 
 class SettingsError(Exception):

@@ -22,7 +22,14 @@ class HandlerContext:
     wake_creates: Callable[[], None]
     wake_resumes: Callable[[], None]
     max_prompt_chars: int = 20_000
+    admin_users: frozenset[str] = frozenset()
+    resume_policy: str = "anyone"
+    runs_per_user_per_hour: int = 0
     _replies: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "slack-reply"))
+
+    def is_admin(self, user: str) -> bool:
+        """Whether `user` may change channel settings (everyone, when no admins are configured)."""
+        return not self.admin_users or user in self.admin_users
 
     def reply_later(self, send: Callable[[], object]) -> None:
         """Send a best-effort courtesy reply (usage help) after the ack, off the request thread."""
