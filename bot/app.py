@@ -18,7 +18,7 @@ from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, ResumeWorker
 from bot.slack_out import SlackOut, make_web_client
 from bot.watcher import Watcher
-from handlers import commands, events
+from handlers import access, commands, events
 from handlers.context import HandlerContext
 from storage.store import Store
 
@@ -134,6 +134,7 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
         process_before_response=True,
         token_verification_enabled=False,
     )
+    access.register(app, bot.handler_context, settings.allowed_users, settings.allowed_channels)
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
     return app

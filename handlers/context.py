@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from slack_sdk import WebClient
+
 from bot.clock import Clock
 from storage.store import Store
 
@@ -30,6 +32,19 @@ class HandlerContext:
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""
         return not self.admin_users or user in self.admin_users
+
+    def tell_privately(
+        self, client: WebClient, channel: str, user: str, text: str | None, thread_ts: str | None = None
+    ) -> None:
+        """Show `text` to `user` only (as a DM message in a DM), after the ack; None does nothing."""
+        if not text:
+            return
+        if channel.startswith("D"):
+            self.reply_later(lambda: client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts))
+        else:
+            self.reply_later(
+                lambda: client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+            )
 
     def reply_later(self, send: Callable[[], object]) -> None:
         """Send a best-effort courtesy reply (usage help) after the ack, off the request thread."""

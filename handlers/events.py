@@ -51,6 +51,10 @@ def handle_message(
     key = f"message:{channel}:{ts}"
     run = ctx.store.run_for_thread(channel, thread_ts) if thread_ts else None
     if run is not None:
+        if ctx.resume_policy == "requester" and user != run.requester:
+            text = f":warning: Only <@{run.requester}>, who started this run, can send it follow-ups."
+            ctx.tell_privately(context.client, channel, user, text, thread_ts)
+            return
         refusal = record_resume(
             ctx,
             key=key,
@@ -61,7 +65,7 @@ def handle_message(
             message_ts=ts,
             run_id=run.run_id,
         )
-        _tell(ctx, context, channel, user, thread_ts, refusal)
+        ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
         return
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     if not (mentioned or is_dm):
@@ -70,7 +74,7 @@ def handle_message(
     if isinstance(parsed, UsageError) and thread_ts and not text.strip():
         parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT)
     if not isinstance(parsed, RunCommand):
-        _tell(ctx, context, channel, user, thread_ts, _not_a_run(parsed))
+        ctx.tell_privately(context.client, channel, user, _not_a_run(parsed), thread_ts)
         return
     refusal = record_run_request(
         ctx,
@@ -82,7 +86,7 @@ def handle_message(
         message_ts=ts,
         thread_context=bool(thread_ts) and not is_dm,
     )
-    _tell(ctx, context, channel, user, thread_ts, refusal)
+    ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
 
 
 def _plain(text: str) -> str:
@@ -99,23 +103,3 @@ def _not_a_run(parsed: object) -> str:
     if isinstance(parsed, UsageError):
         return parsed.message
     return "In a mention or DM, just write what the agent should do. Use `/codegen help` for commands."
-
-
-def _tell(
-    ctx: HandlerContext,
-    context: BoltContext,
-    channel: str,
-    user: str,
-    thread_ts: str | None,
-    text: str | None,
-) -> None:
-    """Show `text` to the user only (in a DM, as a message), after the ack."""
-    if not text:
-        return
-    client = context.client
-    if channel.startswith("D"):
-        ctx.reply_later(lambda: client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts))
-    else:
-        ctx.reply_later(
-            lambda: client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-        )

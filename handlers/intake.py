@@ -24,6 +24,11 @@ def record_run_request(
             f"That prompt is {len(command.prompt):,} characters; the limit is {ctx.max_prompt_chars:,}. "
             "Shorten it, or put the details in a file in the repository and point the agent at it."
         )
+    cap = ctx.runs_per_user_per_hour
+    if cap and ctx.store.count_creates_since(user, ctx.clock.now() - 3600) >= cap:
+        return error_text(
+            f"You've started {cap} runs in the last hour, the most allowed per person. Try again later."
+        )
     options: dict[str, object] = {"thread_context": thread_context, "message_ts": message_ts}
     if command.repo:
         options["repo"] = command.repo

@@ -146,6 +146,14 @@ class Store:
             row = next(db.query("SELECT * FROM requests WHERE id = ?", (cur.lastrowid,)))
         return _request_from_row(row)
 
+    def count_creates_since(self, user: str, since: float) -> int:
+        """How many runs `user` has asked for since `since` (failed requests included)."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n FROM requests WHERE kind = 'create' AND user = ? AND created_at >= ?",
+            (user, since),
+        )
+        return int(rows[0]["n"])
+
     def get_request(self, request_id: int) -> Request | None:
         """One request by id."""
         rows = self._rows("SELECT * FROM requests WHERE id = ?", (request_id,))
