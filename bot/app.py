@@ -13,6 +13,7 @@ from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
 from bot.creates import CreateDeps, CreateWorker
 from bot.loop import Worker
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, ResumeWorker
@@ -32,6 +33,7 @@ class Bot:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = Store(settings.codegen_slack_db)
+        self.metrics = Metrics(self.store)
         self.limits = RateLimits.from_counts(
             creates_per_minute=settings.codegen_creates_per_minute,
             calls_per_30s=settings.codegen_calls_per_30s,
@@ -45,9 +47,10 @@ class Bot:
             limits=self.limits,
             clock=self.clock,
             timeout=settings.codegen_timeout_seconds,
+            on_call=self.metrics.codegen_call,
         )
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        self.slack = SlackOut(self.web)
+        self.slack = SlackOut(self.web, on_call=self.metrics.slack_call)
         self.watcher = Watcher(
             store=self.store,
             codegen=self.codegen,
@@ -56,7 +59,12 @@ class Bot:
             share=settings.codegen_slack_watcher_share,
             on_change=self._run_changed,
         )
-        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock)
+        self.notifier = Notifier(
+            store=self.store,
+            slack=self.slack,
+            clock=self.clock,
+            on_announced=self.metrics.notification_latency.observe,
+        )
         creates = CreateWorker(
             CreateDeps(
                 store=self.store,

@@ -94,7 +94,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 def _http(bot: Bot, host: str, port: int) -> Callable[[], None]:
     from bot.http import HttpServer, make_wsgi_app
 
-    server = HttpServer(make_wsgi_app(bot.bolt, bot.health), host, port).start()
+    server = HttpServer(make_wsgi_app(bot.bolt, bot.health, bot.metrics.render), host, port).start()
     log.info("listening on http://%s:%s/slack/events", host, server.port)
     return server.close
 

@@ -13,14 +13,17 @@ from waitress import create_server, wasyncore
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 def make_wsgi_app(
-    bolt: App, health: Callable[[], tuple[bool, dict[str, Any]]]
+    bolt: App,
+    health: Callable[[], tuple[bool, dict[str, Any]]],
+    metrics: Callable[[], bytes] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
-    """Route POST /slack/events to Bolt and GET /healthz to `health`; refuse bodies over 1 MB."""
+    """Route POST /slack/events to Bolt, GET /healthz and GET /metrics; refuse bodies over 1 MB."""
     slack = SlackRequestHandler(bolt, path=EVENTS_PATH)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -36,6 +39,12 @@ def make_wsgi_app(
         if path == "/healthz" and method in {"GET", "HEAD"}:
             ok, state = health()
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, **state})
+        if path == "/metrics" and method == "GET" and metrics is not None:
+            data = metrics()
+            start_response(
+                "200 OK", [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))]
+            )
+            return [data]
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return app
@@ -51,8 +60,14 @@ class HttpServer:
     """waitress (a production WSGI server) serving `wsgi` from a background thread."""
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int = 8) -> None:
-        self._server = create_server(wsgi, host=host, port=port, threads=threads,
-                                     max_request_body_size=MAX_BODY_BYTES, ident="codegen-slack")
+        self._server = create_server(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=MAX_BODY_BYTES,
+            ident="codegen-slack",
+        )
         self.port: int = self._server.effective_port  # type: ignore[union-attr]
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
@@ -23,7 +24,15 @@ RETRY_SECONDS = 5.0
 class Notifier:
     """One step: fix stale status messages, post unannounced results, refresh elapsed times."""
 
-    def __init__(self, *, store: Store, slack: SlackOut, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        slack: SlackOut,
+        clock: Clock,
+        on_announced: Callable[[float], None] | None = None,
+    ) -> None:
+        self._on_announced = on_announced or (lambda latency: None)
         self._store = store
         self._slack = slack
         self._clock = clock
@@ -79,6 +88,7 @@ class Notifier:
                 self._slack.post(run.channel, message, thread_ts=run.thread_ts)
         self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
         self._store.mark_announced(run.run_id, finish)
+        self._on_announced(self._clock.now() - (run.finished_at or self._clock.now()))
         log.info("run %s announced (%s)", run.run_id, run.status)
 
     def _channel_gone(self, run: RunRecord, error: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,19 +46,30 @@ class SlackHealth:
 class SlackOut:
     """Posts, edits, reactions and ephemerals, with a DM fallback when a channel is unreachable."""
 
-    def __init__(self, client: WebClient, health: SlackHealth | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        health: SlackHealth | None = None,
+        on_call: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.client = client
         self.health = health or SlackHealth()
+        self._on_call = on_call or (lambda method, outcome: None)
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         try:
             response = getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
+            self._on_call(method, error)
             if error in BROKEN_AUTH:
                 self.health.auth_error = error
                 log.error("Slack refused the bot token (%s): reinstall the app or fix SLACK_BOT_TOKEN", error)
             raise
+        except OSError:
+            self._on_call(method, "unreachable")
+            raise
+        self._on_call(method, "ok")
         self.health.auth_error = None
         return dict(response.data) if isinstance(response.data, dict) else {}
 

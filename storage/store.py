@@ -211,6 +211,11 @@ class Store:
             if request_id is not None:
                 db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
 
+    def count_runs_by_status(self) -> dict[str, int]:
+        """How many runs the bot knows in each status."""
+        rows = self._rows("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by Codegen id."""
         rows = self._rows("SELECT * FROM runs WHERE run_id = ?", (run_id,))

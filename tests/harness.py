@@ -62,7 +62,9 @@ class AppUnderTest:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bot = Bot(settings)
-        self._server = HttpServer(make_wsgi_app(self.bot.bolt, self.bot.health), "127.0.0.1", 0)
+        self._server = HttpServer(
+            make_wsgi_app(self.bot.bolt, self.bot.health, self.bot.metrics.render), "127.0.0.1", 0
+        )
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._events = 0
         self.http = httpx.Client(base_url=self.url, timeout=10)
@@ -82,14 +84,29 @@ class AppUnderTest:
         signed = headers if headers is not None else sign(body)
         return self.http.post("/slack/events", content=body, headers={"Content-Type": content_type, **signed})
 
-    def command(self, text: str, *, user: str = "U0ALICE", channel: str = "C0GENERAL",
-                response_url: str = "", trigger_id: str | None = None) -> httpx.Response:
+    def command(
+        self,
+        text: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0GENERAL",
+        response_url: str = "",
+        trigger_id: str | None = None,
+    ) -> httpx.Response:
         """Send `/codegen text` as Slack does (form-encoded, signed)."""
         self._events += 1
         form = {
-            "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel,
-            "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/codegen",
-            "text": text, "api_app_id": "A1", "response_url": response_url,
+            "token": "legacy",
+            "team_id": "T1",
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/codegen",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": response_url,
             "trigger_id": trigger_id or f"trigger-{self._events}-{time.monotonic_ns()}",
         }
         return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
@@ -98,8 +115,13 @@ class AppUnderTest:
         """Deliver an Events API callback as Slack does (JSON, signed)."""
         self._events += 1
         body = {
-            "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-            "event_id": event_id or f"Ev{self._events}{time.monotonic_ns()}", "event_time": int(time.time()),
-            "event": event, "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{self._events}{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
         }
         return self.post(json.dumps(body).encode(), "application/json")

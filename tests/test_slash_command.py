@@ -98,3 +98,15 @@ def test_ack_is_fast_while_codegen_is_slow(app: AppUnderTest, codegen_api: Codeg
     assert response.status_code == 200
     assert time.monotonic() - started < 3.0
     wait_for(codegen_api.runs, timeout=15, what="the slow create to finish")
+
+
+def test_metrics_and_health_describe_the_bot(app: AppUnderTest, codegen_api: CodegenServer) -> None:
+    app.command("count me")
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="run stored")
+    health = app.http.get("/healthz")
+    assert health.status_code == 200 and health.json()["database"] == "ok"
+    metrics = app.http.get("/metrics").text
+    assert 'codegen_slack_runs{status="ACTIVE"} 1.0' in metrics
+    assert 'codegen_slack_codegen_calls_total{limit_class="create",outcome="200"} 1.0' in metrics
+    assert 'codegen_slack_slack_calls_total{method="chat.postMessage",outcome="ok"}' in metrics

@@ -121,7 +121,8 @@ class CodegenClient:
     """Calls Codegen's REST API for one organization; thread-safe, share one per process.
 
     Pass the process-wide `RateLimits` to every client so they all draw from the same budget.
-    `transport` swaps the network for tests; `clock` and `rng` make waits and jitter testable.
+    `transport` swaps the network for tests; `clock` and `rng` make waits and jitter testable;
+    `on_call(limit_class, outcome)` hears of every attempt (for metrics).
     """
 
     def __init__(
@@ -138,8 +139,10 @@ class CodegenClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         rng: random.Random | None = None,
+        on_call: Callable[[str, str], None] | None = None,
     ) -> None:
         self.org_id = org_id
+        self._on_call = on_call
         self._clock = clock or SystemClock()
         self.limits = limits or RateLimits.from_counts(clock=self._clock)
         self._max_attempts = max(1, max_attempts)
@@ -371,11 +374,13 @@ class CodegenClient:
                 with limiter.slot(share):
                     response = self._http.request(method, path, params=params, json=payload)
             except httpx.TransportError as exc:
+                self._observe(limiter, "unreachable")
                 failure: str = f"{type(exc).__name__}: {exc}"
                 maybe_sent = not isinstance(exc, _NOT_SENT)
                 cause: Exception | None = exc
                 status: int | None = None
             else:
+                self._observe(limiter, str(response.status_code))
                 if response.status_code == 429:
                     self._wait_after_429(response, limiter, method, path, attempt)
                     continue
@@ -405,6 +410,12 @@ class CodegenClient:
                 return found
             if out_of_attempts:
                 raise CodegenUnavailable(status_code=status) from cause
+
+    def _observe(self, limiter: SlidingWindowLimiter, outcome: str) -> None:
+        """Report one answered (or failed) call to `on_call` as (limit class, outcome)."""
+        if self._on_call is not None:
+            names = {id(self.limits.create): "create", id(self.limits.logs): "logs"}
+            self._on_call(names.get(id(limiter), "standard"), outcome)
 
     def _wait_after_429(
         self,
