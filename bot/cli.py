@@ -8,14 +8,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.redact import configure_logging
-
-if TYPE_CHECKING:
-    from bot.app import Bot
 
 log = logging.getLogger("codegen_slack")
 
@@ -64,6 +59,7 @@ def _secrets(settings: Settings) -> list[str]:
 def _serve(settings: Settings, host: str, port: int) -> int:
     """Run until SIGTERM or SIGINT, then drain the workers and exit."""
     from bot.app import Bot
+    from bot.listeners import listen_http, listen_socket_mode
     from storage.store import StorageError
 
     try:
@@ -74,9 +70,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     stopping = threading.Event()
     bot.start()
     if settings.slack_app_token is not None:
-        stop_listener = _socket_mode(bot, settings)
+        stop_listener = listen_socket_mode(bot)
     else:
-        stop_listener = _http(bot, host, port)
+        stop_listener = listen_http(bot, host, port)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s; draining", signal.Signals(signum).name)
@@ -89,30 +85,6 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     bot.stop()
     log.info("stopped")
     return 0
-
-
-def _http(bot: Bot, host: str, port: int) -> Callable[[], None]:
-    from bot.http import HttpServer, make_wsgi_app
-
-    server = HttpServer(make_wsgi_app(bot.bolt, bot.health, bot.metrics.render), host, port).start()
-    log.info("listening on http://%s:%s/slack/events", host, server.port)
-    return server.close
-
-
-def _socket_mode(bot: object, settings: Settings):
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack_out import make_web_client
-
-    assert settings.slack_app_token is not None
-    handler = SocketModeHandler(
-        bot.bolt,
-        settings.slack_app_token.get_secret_value(),  # type: ignore[attr-defined]
-        web_client=make_web_client(None, settings.slack_api_url),
-    )
-    handler.connect()
-    log.info("connected to Slack in Socket Mode")
-    return handler.close
 
 
 if __name__ == "__main__":
