@@ -110,3 +110,24 @@ def test_metrics_and_health_describe_the_bot(app: AppUnderTest, codegen_api: Cod
     assert 'codegen_slack_runs{status="ACTIVE"} 1.0' in metrics
     assert 'codegen_slack_codegen_calls_total{limit_class="create",outcome="200"} 1.0' in metrics
     assert 'codegen_slack_slack_calls_total{method="chat.postMessage",outcome="ok"}' in metrics
+
+
+def test_huge_result_is_split_within_slack_limits(app: AppUnderTest, codegen_api: CodegenServer,
+                                                  slack_server: SlackServer) -> None:
+    app.command("write a novel")
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="run stored")
+    root = wait_for(lambda: _channel_messages(slack_server), what="status message")[0]
+    chapter = "## Chapter\n\nIt was a **dark** night. " * 40 + "\n```python\nprint('x' * 80)\n```\n"
+    for index in range(6):
+        codegen_api.add_pull_request(run_id, title=f"PR {index}", url=f"https://github.com/a/b/pull/{index}")
+    codegen_api.set_status(run_id, "COMPLETE", result=chapter * 60)
+    wait_for(lambda: app.bot.store.runs_to_announce() == [] and app.bot.store.get_run(run_id).finished,
+             what="the announcement")
+    wait_for(lambda: slack_server.messages(GENERAL, thread_ts=root["ts"])[1:], what="result parts")
+    time.sleep(0.3)
+    parts = slack_server.messages(GENERAL, thread_ts=root["ts"])[1:]
+    assert 2 <= len(parts) <= 5
+    assert slack_server.count("chat.postMessage", ok=False) == 0
+    assert slack_server.count("chat.update", ok=False) == 0
+    assert "full result" in str(parts[-1])
