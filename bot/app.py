@@ -15,6 +15,7 @@ from bot.creates import CreateDeps, CreateWorker
 from bot.loop import Worker
 from bot.metrics import Metrics
 from bot.notifier import Notifier
+from bot.progress import ProgressDeps, ProgressWorker
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, ResumeWorker
 from bot.slack_out import SlackOut, make_web_client
@@ -24,6 +25,8 @@ from handlers.context import HandlerContext
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
+
+HOUSEKEEPING_SECONDS = 3600.0
 
 
 class Bot:
@@ -65,13 +68,14 @@ class Bot:
             clock=self.clock,
             on_announced=self.metrics.notification_latency.observe,
         )
+        self.repos = RepoDirectory(self.codegen, self.clock)
         creates = CreateWorker(
             CreateDeps(
                 store=self.store,
                 codegen=self.codegen,
                 limits=self.limits,
                 slack=self.slack,
-                repos=RepoDirectory(self.codegen, self.clock),
+                repos=self.repos,
                 clock=self.clock,
                 creates_per_minute=settings.codegen_creates_per_minute,
             ),
@@ -86,7 +90,19 @@ class Bot:
             "resumes": Worker("resumes", resumes.step),
             "watcher": Worker("watcher", self.watcher.step),
             "notifier": Worker("notifier", self.notifier.step),
+            "housekeeping": Worker("housekeeping", self._housekeeping),
         }
+        progress = ProgressDeps(
+            store=self.store,
+            codegen=self.codegen,
+            slack=self.slack,
+            clock=self.clock,
+            poll_seconds=settings.codegen_slack_poll_seconds,
+            share=settings.codegen_slack_watcher_share,
+        )
+        self.workers["progress"] = Worker(
+            "progress", ProgressWorker(progress, on_progress=self.workers["notifier"].wake).step
+        )
         self.handler_context = HandlerContext(
             store=self.store,
             clock=self.clock,
@@ -96,8 +112,15 @@ class Bot:
             admin_users=settings.admin_users,
             resume_policy=settings.codegen_slack_resume_policy,
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
+            repos=self.repos,
+            wake_progress=self.workers["progress"].wake,
         )
         self.bolt = build_bolt_app(settings, self)
+
+    def _housekeeping(self) -> float:
+        """Forget Slack delivery ids older than any redelivery; runs hourly."""
+        self.store.forget_old_events(self.clock.now())
+        return HOUSEKEEPING_SECONDS
 
     def _run_changed(self, run_id: int) -> None:
         self.store.wake_resumes(run_id, self.clock.now())

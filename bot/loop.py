@@ -53,6 +53,6 @@ class Worker:
             except Exception:
                 log.exception("%s: step failed; retrying in %.0f s", self.name, ERROR_BACKOFF_SECONDS)
                 delay = ERROR_BACKOFF_SECONDS
-            wait = IDLE_SECONDS if delay is None else max(0.0, min(delay, IDLE_SECONDS))
+            wait = IDLE_SECONDS if delay is None else max(0.0, delay)
             if wait > 0:
                 self._wake.wait(wait)
