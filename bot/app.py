@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
 from bot.creates import CreateDeps, CreateWorker
+from bot.images import ImageWorker
 from bot.loop import Worker
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -20,7 +21,7 @@ from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, ResumeWorker
 from bot.slack_out import SlackOut, make_web_client
 from bot.watcher import Watcher
-from handlers import access, commands, events
+from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
 from storage.store import Store
 
@@ -103,6 +104,14 @@ class Bot:
         self.workers["progress"] = Worker(
             "progress", ProgressWorker(progress, on_progress=self.workers["notifier"].wake).step
         )
+        images = ImageWorker(
+            store=self.store,
+            clock=self.clock,
+            token=settings.slack_bot_token.get_secret_value(),
+            api_url=settings.slack_api_url,
+            on_ready=self._images_ready,
+        )
+        self.workers["images"] = Worker("images", images.step)
         self.handler_context = HandlerContext(
             store=self.store,
             clock=self.clock,
@@ -114,6 +123,7 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             wake_progress=self.workers["progress"].wake,
+            wake_images=self.workers["images"].wake,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -121,6 +131,10 @@ class Bot:
         """Forget Slack delivery ids older than any redelivery; runs hourly."""
         self.store.forget_old_events(self.clock.now())
         return HOUSEKEEPING_SECONDS
+
+    def _images_ready(self) -> None:
+        self.workers["creates"].wake()
+        self.workers["resumes"].wake()
 
     def _run_changed(self, run_id: int) -> None:
         self.store.wake_resumes(run_id, self.clock.now())
@@ -130,6 +144,7 @@ class Bot:
     def _wake_after_start(self) -> None:
         self.workers["notifier"].wake()
         self.workers["watcher"].wake()
+        self.workers["progress"].wake()
 
     def start(self) -> None:
         """Start the workers; anything left pending by an earlier process is picked up."""
@@ -168,4 +183,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     access.register(app, bot.handler_context, settings.allowed_users, settings.allowed_channels)
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
+    for surface in (actions, modals, shortcuts, home):
+        surface.register(app, bot.handler_context)
     return app

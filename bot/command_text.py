@@ -5,6 +5,9 @@ and `<https://x>` become the URL; user mentions like `<@U123>` stay as they are)
 
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
+- `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
+- `config repo owner/name` (or `none`), `config notify thread|channel|dm` -> ConfigCommand;
+  `config repo` or `config notify` with anything else -> UsageError; `config <other words>` is a run
 - anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
   anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
   the prompt; everything else is the prompt, in order.
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from storage.records import NOTIFY_CHOICES
 
 USAGE = (
     "Usage: /codegen <prompt> [repo=owner/name] [model=name]. "
@@ -58,13 +63,39 @@ class ListCommand:
 
 
 @dataclass(frozen=True)
+class ReposCommand:
+    """List the organization's repositories."""
+
+
+@dataclass(frozen=True)
+class ConfigCommand:
+    """Show the channel's settings (`name` None), or set `name` ("repo" or "notify") to `value`.
+
+    A repo `value` of None clears the channel's default repository.
+    """
+
+    name: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ModalCommand:
+    """`/codegen` with no text: open the modal that starts a run."""
+
+
+@dataclass(frozen=True)
 class UsageError:
     """The text could not be understood; `message` says why, in plain text."""
 
     message: str
 
 
-Command = RunCommand | HelpCommand | StatusCommand | ListCommand | UsageError
+Command = (
+    RunCommand | HelpCommand | StatusCommand | ListCommand | ReposCommand | ConfigCommand | UsageError
+)
+CONFIG_USAGE = (
+    "Usage: /codegen config repo owner/name (or none), or /codegen config notify thread|channel|dm."
+)
 
 
 def parse_command(text: str) -> Command:
@@ -76,6 +107,10 @@ def parse_command(text: str) -> Command:
         return HelpCommand()
     if len(words) == 1 and keyword == "list":
         return ListCommand()
+    if len(words) == 1 and keyword == "repos":
+        return ReposCommand()
+    if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify")):
+        return _parse_config(words[1:])
     if keyword == "status" and len(words) <= 2:
         if len(words) == 1:
             return StatusCommand(None)
@@ -86,10 +121,38 @@ def parse_command(text: str) -> Command:
     return _parse_run(text)
 
 
+def parse_slash_command(text: str) -> Command | ModalCommand:
+    """Like parse_command, except that no text at all opens the modal."""
+    return ModalCommand() if not text.strip() else parse_command(text)
+
+
+def slack_to_plain(text: str) -> str:
+    """Slack message text as plain text: entities unescaped, link markup turned into its URL."""
+    return _undo_slack_markup(text)
+
+
 def strip_bot_mention(text: str, bot_user_id: str) -> str:
     """Remove every mention of the bot (`<@UBOT>` or `<@UBOT|name>`) and the space before it."""
     mention = re.compile(rf"\s*<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>")
     return mention.sub("", text).strip()
+
+
+def _parse_config(words: list[str]) -> ConfigCommand | UsageError:
+    if not words:
+        return ConfigCommand()
+    name = words[0].lower()
+    if len(words) != 2:
+        return UsageError(CONFIG_USAGE)
+    value = words[1]
+    if name == "notify":
+        if value.lower() not in NOTIFY_CHOICES:
+            return UsageError(f"notify is one of thread, channel or dm (not {value!r}).")
+        return ConfigCommand("notify", value.lower())
+    if value.lower() == "none":
+        return ConfigCommand("repo", None)
+    if not _REPO_RE.fullmatch(value):
+        return UsageError(f"{value} doesn't look like owner/name.")
+    return ConfigCommand("repo", value)
 
 
 def _parse_run(text: str) -> RunCommand | UsageError:

@@ -34,16 +34,30 @@ class RepoDirectory:
                 self._fetched_at = now
             return list(self._repos)
 
+    def cached(self) -> list[Repository] | None:
+        """The repositories as last fetched, never waiting for Codegen (None before the first fetch)."""
+        repos, fetched_at = self._repos, self._fetched_at  # read without the lock a fetch may hold
+        return None if fetched_at is None else list(repos)
+
+    def is_fresh(self) -> bool:
+        """Whether the cache is younger than CACHE_SECONDS (so `all()` would not call Codegen)."""
+        fetched_at = self._fetched_at
+        return fetched_at is not None and self._clock.monotonic() - fetched_at <= CACHE_SECONDS
+
     def resolve(self, name: str) -> Repository:
         """The repository called `name` (owner/name or bare name, case-insensitive)."""
-        repos = self.all()
-        wanted = name.lower()
-        for repo in repos:
-            if wanted in {repo.full_name.lower(), repo.name.lower()}:
-                return repo
-        names = [repo.full_name for repo in repos]
-        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        if not names:
-            hint = " The Codegen organization has no repositories yet."
-        raise UnknownRepository(f"Codegen has no repository called `{name}`.{hint}")
+        return find_repository(self.all(), name)
+
+
+def find_repository(repos: list[Repository], name: str) -> Repository:
+    """The repository in `repos` called `name`; UnknownRepository (naming close matches) if none is."""
+    wanted = name.lower()
+    for repo in repos:
+        if wanted in {repo.full_name.lower(), repo.name.lower()}:
+            return repo
+    names = [repo.full_name for repo in repos]
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    if not names:
+        hint = " The Codegen organization has no repositories yet."
+    raise UnknownRepository(f"Codegen has no repository called `{name}`.{hint}")

@@ -1,22 +1,30 @@
-"""`/codegen`: start a run, or answer help, status and list ephemerally."""
+"""`/codegen`: start a run (the modal when no text is given), or answer help, status, list, repos
+and config ephemerally."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.command_text import (
+    Command,
+    ConfigCommand,
     HelpCommand,
     ListCommand,
+    ModalCommand,
+    ReposCommand,
     RunCommand,
     StatusCommand,
     UsageError,
-    parse_command,
+    parse_slash_command,
 )
 from bot.render.messages import error_text, help_text, run_list_text, run_status_text
+from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
+from handlers.modals import open_run_modal
 
 LIST_LENGTH = 10
 
@@ -25,21 +33,34 @@ def register(app: App, ctx: HandlerContext) -> None:
     """Attach the slash command listener."""
 
     @app.command("/codegen")
-    def codegen_command(ack: Ack, command: dict[str, Any]) -> None:
-        reply = answer(ctx, command)
+    def codegen_command(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        parsed = parse_slash_command(command.get("text") or "")
+        if isinstance(parsed, ModalCommand):  # views.open needs the trigger_id within 3 s: before the ack
+            reply = open_run_modal(
+                ctx,
+                client,
+                trigger_id=command["trigger_id"],
+                user=command["user_id"],
+                channel=command["channel_id"],
+            )
+        else:
+            reply = answer(ctx, command, parsed, respond)
         if reply:
             ack(text=reply, response_type="ephemeral")
         else:
             ack()
 
 
-def answer(ctx: HandlerContext, command: dict[str, Any]) -> str | None:
+def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command, respond: Respond) -> str | None:
     """What to acknowledge the command with: an ephemeral text, or None once a run is recorded."""
-    parsed = parse_command(command.get("text") or "")
     user, channel = command["user_id"], command["channel_id"]
     now = ctx.clock.now()
     if isinstance(parsed, UsageError):
         return parsed.message
+    if isinstance(parsed, ConfigCommand):
+        return answer_config(ctx, parsed, user=user, channel=channel)
+    if isinstance(parsed, ReposCommand):
+        return answer_repos(ctx, respond)
     if isinstance(parsed, HelpCommand):
         return help_text()
     if isinstance(parsed, ListCommand):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 
 from bot.clock import Clock
+from bot.repos import RepoDirectory
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.handlers")
@@ -27,6 +28,9 @@ class HandlerContext:
     admin_users: frozenset[str] = frozenset()
     resume_policy: str = "anyone"
     runs_per_user_per_hour: int = 0
+    repos: RepoDirectory | None = None
+    wake_progress: Callable[[], None] = lambda: None
+    wake_images: Callable[[], None] = lambda: None
     _replies: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "slack-reply"))
 
     def is_admin(self, user: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
+from bot.images import IMAGES_ONLY_PROMPT
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
 
@@ -49,6 +50,7 @@ def handle_message(
     thread_ts = event.get("thread_ts")
     text = strip_bot_mention(event.get("text") or "", bot_user_id or "")
     key = f"message:{channel}:{ts}"
+    files = event.get("files") or []
     run = ctx.store.run_for_thread(channel, thread_ts) if thread_ts else None
     if run is not None:
         if ctx.resume_policy == "requester" and user != run.requester:
@@ -64,6 +66,7 @@ def handle_message(
             thread_ts=thread_ts or ts,
             message_ts=ts,
             run_id=run.run_id,
+            files=files,
         )
         ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
         return
@@ -71,8 +74,8 @@ def handle_message(
     if not (mentioned or is_dm):
         return
     parsed = parse_command(text)
-    if isinstance(parsed, UsageError) and thread_ts and not text.strip():
-        parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT)
+    if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):
+        parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT if thread_ts else IMAGES_ONLY_PROMPT)
     if not isinstance(parsed, RunCommand):
         ctx.tell_privately(context.client, channel, user, _not_a_run(parsed), thread_ts)
         return
@@ -85,6 +88,7 @@ def handle_message(
         thread_ts=thread_ts or ts,
         message_ts=ts,
         thread_context=bool(thread_ts) and not is_dm,
+        files=files,
     )
     ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
 from bot.command_text import RunCommand
+from bot.images import IMAGES_ONLY_PROMPT, sort_attachments
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 
@@ -17,8 +21,14 @@ def record_run_request(
     thread_ts: str,
     message_ts: str = "",
     thread_context: bool = False,
+    files: Iterable[dict[str, Any]] = (),
+    images: Sequence[str] = (),
 ) -> str | None:
-    """Queue a create; returns a message for the user when it is refused (None when recorded)."""
+    """Queue a create; returns a message for the user when it is refused (None when recorded).
+
+    Without repo= or model=, the channel's default repository (else the user's) and the user's
+    default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
+    """
     if len(command.prompt) > ctx.max_prompt_chars:
         return error_text(
             f"That prompt is {len(command.prompt):,} characters; the limit is {ctx.max_prompt_chars:,}. "
@@ -30,21 +40,26 @@ def record_run_request(
             f"You've started {cap} runs in the last hour, the most allowed per person. Try again later."
         )
     options: dict[str, object] = {"thread_context": thread_context, "message_ts": message_ts}
-    if command.repo:
-        options["repo"] = command.repo
-    if command.model:
-        options["model"] = command.model
-    ctx.store.add_request(
+    prefs = ctx.store.user_prefs(user)
+    repo = command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo
+    model = command.model or prefs.default_model
+    if repo:
+        options["repo"] = repo
+    if model:
+        options["model"] = model
+    _add_request(
+        ctx,
+        ctx.wake_creates,
+        files,
         key=key,
         kind="create",
         channel=channel,
         user=user,
         prompt=command.prompt,
-        now=ctx.clock.now(),
         thread_ts=thread_ts,
         options=options,
+        images=list(images),
     )
-    ctx.wake_creates()
     return None
 
 
@@ -58,22 +73,49 @@ def record_resume(
     thread_ts: str,
     message_ts: str,
     run_id: int,
+    files: Iterable[dict[str, Any]] = (),
 ) -> str | None:
     """Queue a resume prompt for a run; returns a refusal message, or None when recorded."""
-    if not prompt.strip():
+    files = list(files)
+    if not prompt.strip() and not files:
         return None
     if len(prompt) > ctx.max_prompt_chars:
         return error_text(f"That follow-up is over {ctx.max_prompt_chars:,} characters; please shorten it.")
-    ctx.store.add_request(
+    _add_request(
+        ctx,
+        ctx.wake_resumes,
+        files,
         key=key,
         kind="resume",
         channel=channel,
         user=user,
         prompt=prompt,
-        now=ctx.clock.now(),
         thread_ts=thread_ts,
         run_id=run_id,
         options={"message_ts": message_ts},
     )
-    ctx.wake_resumes()
     return None
+
+
+def _add_request(
+    ctx: HandlerContext,
+    wake: Callable[[], None],
+    files: Iterable[dict[str, Any]],
+    *,
+    prompt: str,
+    options: dict[str, Any],
+    **request: Any,
+) -> None:
+    """Record a request; one with images to download waits for the image worker first."""
+    attachments = sort_attachments(files)
+    prompt = (prompt.strip() or (IMAGES_ONLY_PROMPT if attachments.fetch else "")) + attachments.note
+    if attachments.fetch:
+        options = {**options, "files": attachments.fetch}
+    ctx.store.add_request(
+        prompt=prompt.strip(),
+        options=options,
+        now=ctx.clock.now(),
+        state="fetching" if attachments.fetch else "pending",
+        **request,
+    )
+    (ctx.wake_images if attachments.fetch else wake)()

@@ -45,6 +45,8 @@ class RunRecord:
     checked_at: float = 0.0
     finished_at: float | None = None
     shown_status: str | None = None
+    latest_step: str | None = None
+    step_count: int = 0
 
     @property
     def finished(self) -> bool:
@@ -52,8 +54,9 @@ class RunRecord:
         return is_finished(self.status)
 
 
-RequestKind = Literal["create", "resume"]
-RequestState = Literal["pending", "done", "failed"]
+RequestKind = Literal["create", "resume", "steps"]
+# "fetching": the request waits for its Slack images to be downloaded before it is pending.
+RequestState = Literal["fetching", "pending", "done", "failed"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,51 @@ class Request:
     error: str | None = None
     created_at: float = 0.0
     notice: str | None = None
+
+
+Notify = Literal["thread", "channel", "dm"]
+NOTIFY_CHOICES: tuple[Notify, ...] = ("thread", "channel", "dm")
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """A channel's defaults: the repository for runs started there, and where finishes are announced."""
+
+    channel: str
+    default_repo: str | None = None
+    notify: Notify = "thread"
+
+
+@dataclass(frozen=True)
+class UserPrefs:
+    """A person's own defaults, set in the App Home."""
+
+    user: str
+    dm_on_finish: bool = False
+    default_repo: str | None = None
+    default_model: str | None = None
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """A working run as the watcher schedules it: when it is due, since when nothing has changed, and
+    how many stored runs are newer (its estimated place in Codegen's newest-first run list)."""
+
+    run_id: int
+    next_check_at: float
+    quiet_since: float
+    depth: int
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """What one status check saw of a run (None: not seen) and when to check it next."""
+
+    run_id: int
+    next_check_at: float
+    next_check_if_changed: float | None = None
+    status: str | None = None
+    result: str | None = None
+    summary: str | None = None
+    web_url: str | None = None
+    pull_requests: tuple[PullRequest, ...] | None = None

@@ -71,7 +71,25 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["threads"].create({"channel": str, "thread_ts": str, "run_id": int}, pk=("channel", "thread_ts"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Channel settings, user preferences, each run's live progress and its finish DM."""
+    db["channel_settings"].create(
+        {"channel": str, "default_repo": str, "notify": str, "changed_by": str, "changed_at": float},
+        pk="channel",
+    )
+    db["user_prefs"].create(
+        {"user": str, "dm_on_finish": int, "default_repo": str, "default_model": str},
+        pk="user",
+        defaults={"dm_on_finish": 0},
+    )
+    db["runs"].add_column("latest_step", str)
+    db["runs"].add_column("step_count", int, not_null_default=0)
+    db["runs"].add_column("next_progress_at", float)
+    db["runs"].add_column("dm_finish", int, not_null_default=0)
+    db["runs"].create_index(["finished", "next_progress_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -77,7 +77,7 @@ def assert_slack_accepts(message: SlackMessage) -> None:
         if block["type"] == "actions":
             for button in block["elements"]:
                 assert len(button["text"]["text"]) <= 75
-                assert len(button["url"]) <= 3_000
+                assert len(button.get("url", "")) <= 3_000
 
 
 def section_texts(messages: list[SlackMessage]) -> str:
@@ -161,7 +161,7 @@ def test_status_message_with_many_pull_requests_stays_in_one_message() -> None:
     prs = tuple(PullRequest(f"PR {i}", f"https://github.com/a/b/pull/{i}") for i in range(200))
     message = status_message(run(pull_requests=prs), now=T0)
     assert_slack_accepts(message)
-    assert len(buttons(message)) == 25
+    assert len([b for b in buttons(message).values() if "url" in b]) == 25
     assert "+176 more pull requests" in " ".join(all_strings(message.blocks))
 
 

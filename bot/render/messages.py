@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from bot.render.cards import OPEN_PR_PREFIX, OPEN_RUN, control_block, progress_text
 from bot.render.limits import (
     ACTIONS_ELEMENTS_MAX,
     BLOCKS_PER_MESSAGE_MAX,
@@ -92,12 +93,16 @@ def format_duration(seconds: float) -> str:
 
 
 def status_message(run: RunRecord, now: float) -> SlackMessage:
-    """The one message per run that is edited as the run progresses."""
+    """The run's card, edited as the run progresses: status, who asked, what, where, how long, the
+    latest step, links to Codegen and the pull requests, and buttons to act on the run."""
     headline = f"{status_emoji(run.status)} *Codegen run #{run.run_id}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     if elapsed:
         headline += f" · {elapsed}"
     blocks = _summary_blocks(headline, run.prompt, run.requester, run.repo, run.model)
+    progress = progress_text(run)
+    if progress:
+        blocks.append(_context([progress]))
     buttons, unlinked = _buttons(run)
     actions = _action_blocks(buttons)
     if actions:
@@ -106,6 +111,7 @@ def status_message(run: RunRecord, now: float) -> SlackMessage:
     if not_shown:
         plural = "s" if not_shown > 1 else ""
         blocks.append(_context([f"+{not_shown} more pull request{plural} — see them in Codegen."]))
+    blocks.append(control_block(run))
     return SlackMessage(
         text=f"{status_emoji(run.status)} Codegen run #{run.run_id}: {_label(run.status)}",
         blocks=blocks,
@@ -154,6 +160,22 @@ def result_messages(run: RunRecord) -> list[SlackMessage]:
     ]
 
 
+def finished_dm(run: RunRecord) -> SlackMessage:
+    """The direct message a requester gets when their run in a channel finishes."""
+    headline = (
+        f"{status_emoji(run.status)} Your Codegen run #{run.run_id} in <#{run.channel}>"
+        f" finished: *{_label(run.status)}*"
+    )
+    excerpt = _excerpt(run.prompt)
+    blocks = [_section(f"{headline}\n> {excerpt}" if excerpt else headline)]
+    buttons, _ = _buttons(run)
+    blocks.extend(_action_blocks(buttons)[:1])
+    return SlackMessage(
+        text=f"{status_emoji(run.status)} Your Codegen run #{run.run_id} finished: {_label(run.status)}",
+        blocks=blocks,
+    )
+
+
 def error_text(message: str) -> str:
     """An ephemeral error; `message` is plain text and gets escaped."""
     return truncate(f":warning: {escape_mrkdwn(message)}", MESSAGE_TEXT_MAX)
@@ -166,11 +188,15 @@ def help_text() -> str:
             "*Codegen in Slack* — hand a coding task to a Codegen agent.",
             "• `/codegen &lt;prompt&gt;` — start an agent run. Add `repo=owner/name` to pick the"
             " repository and `model=&lt;name&gt;` to pick the model, anywhere in the prompt.",
+            "• `/codegen` alone — the same, in a form.",
             "• `/codegen status [run id]` — how a run is doing.",
             "• `/codegen list` — recent runs.",
+            "• `/codegen repos` — the organization's repositories.",
+            "• `/codegen config` — this channel's default repository and where results are announced.",
             "• `/codegen help` — this message.",
-            "You can also mention the bot in a channel, or send it a direct message, with your"
-            " prompt. Reply in a run's thread to send the agent a follow-up.",
+            "You can also mention the bot in a channel, send it a direct message, or use"
+            " *Send to Codegen* on any message. Reply in a run's thread to send the agent a follow-up;"
+            " your runs and defaults are in the bot's Home tab.",
         ]
     )
 
@@ -316,11 +342,11 @@ def _buttons(run: RunRecord) -> tuple[list[dict[str, Any]], list[str]]:
     """Link buttons for the run and its pull requests, and text lines for those that can't be."""
     buttons = []
     if _linkable(run.web_url):
-        buttons.append(_button("Open in Codegen", run.web_url, "open_run"))
+        buttons.append(_button("Open in Codegen", run.web_url, OPEN_RUN))
     unlinked = []
     for index, pr in enumerate(run.pull_requests):
         if _linkable(pr.url):
-            buttons.append(_button(_pr_title(pr, index), pr.url, f"open_pr_{index}"))
+            buttons.append(_button(_pr_title(pr, index), pr.url, f"{OPEN_PR_PREFIX}{index}"))
         else:
             unlinked.append(_pr_line(pr, index))
     return buttons, unlinked

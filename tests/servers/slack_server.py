@@ -244,6 +244,7 @@ class SlackServer:
         self._views: dict[str, dict[str, Any]] = {}
         self._home: dict[str, str] = {}
         self._modals: list[str] = []
+        self._files: dict[str, tuple[bytes, str]] = {}
         self._triggers: dict[str, float] = {}
         self._exchanged: set[str] = set()
         self._last_micros = 0
@@ -375,6 +376,16 @@ class SlackServer:
                 raise KeyError(f"no thread {thread_ts} in {channel}") from e
             return message.ts
 
+    def add_file(self, name: str, content: bytes, mimetype: str, *, user: str = "U0ALICE") -> dict[str, Any]:
+        """An uploaded file: returns its file object for events; `url_private` serves `content` to
+        requests bearing the bot token (others get an HTML login page, as from Slack)."""
+        with self._lock:
+            file_id = f"F0TEST{self._next_serial():04d}"
+            self._files[file_id] = (content, mimetype)
+        url = f"{self.url}/files/{file_id}/{quote(name)}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(content),
+                "user": user, "url_private": url, "url_private_download": f"{url}?download=1"}
+
     def response_url(self, name: str) -> str:
         """A response_url for a slash-command payload; read what was posted with `responses(name)`."""
         with self._lock:
@@ -498,6 +509,15 @@ class SlackServer:
         if retry_after is not None:
             return _Reply.ratelimited(retry_after)
         return _Reply.json({"ok": True, **handler(params)})
+
+    def _serve_file(self, path: str, authorization: str) -> _Reply:
+        with self._lock:
+            found = self._files.get(path.split("/")[2])
+        if found is None:
+            return _Reply.text(404, "file_not_found")
+        if _bearer(authorization) != self.bot_token:
+            return _Reply(200, _HTML_ERROR.format("Sign in to Slack").encode(), "text/html; charset=utf-8")
+        return _Reply(200, found[0], found[1])
 
     def _handle_response_url(self, name: str, body: bytes) -> _Reply:
         with self._lock:
@@ -924,6 +944,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if url.path.startswith("/api/"):
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = slack._handle_api(url.path.removeprefix("/api/"), url.query, headers, body)
+        elif url.path.startswith("/files/"):
+            reply = slack._serve_file(url.path, self.headers.get("Authorization") or "")
         elif url.path.startswith("/response/"):
             reply = slack._handle_response_url(unquote(url.path.removeprefix("/response/")), body)
         else:

@@ -1,0 +1,60 @@
+"""Replies to `/codegen config` and `/codegen repos`, as mrkdwn; pure functions."""
+
+from __future__ import annotations
+
+from bot.render.limits import MESSAGE_TEXT_MAX, truncate
+from bot.render.mrkdwn import escape_mrkdwn
+from storage.records import ChannelSettings
+
+NOTIFY_MEANING = {
+    "thread": "in the run's thread",
+    "channel": "in the run's thread, also sent to the channel",
+    "dm": "in the run's thread, and by DM to whoever started it",
+}
+
+
+def channel_settings_text(settings: ChannelSettings) -> str:
+    """The channel's settings and how to change them."""
+    repo = (
+        f"`{escape_mrkdwn(settings.default_repo)}`" if settings.default_repo else "none (Codegen's default)"
+    )
+    return "\n".join(
+        [
+            f"*Codegen settings for <#{settings.channel}>*",
+            f"• Default repository: {repo} — `/codegen config repo owner/name` (or `none`)",
+            f"• Finished runs are announced {NOTIFY_MEANING[settings.notify]}"
+            " — `/codegen config notify thread|channel|dm`",
+        ]
+    )
+
+
+def setting_changed_text(settings: ChannelSettings, name: str) -> str:
+    """What an admin sees after changing setting `name` ("repo" or "notify")."""
+    if name == "repo":
+        if settings.default_repo:
+            what = f"Runs started here without `repo=` now use `{escape_mrkdwn(settings.default_repo)}`."
+        else:
+            what = "Runs started here no longer have a default repository."
+    else:
+        what = f"Finished runs started here are now announced {NOTIFY_MEANING[settings.notify]}."
+    return f":white_check_mark: {what}"
+
+
+def repos_text(full_names: list[str]) -> str:
+    """The organization's repositories, as many as fit in a message."""
+    if not full_names:
+        return "The Codegen organization has no repositories yet. Add them at codegen.com."
+    lines = [f"*Repositories in Codegen* ({len(full_names)})"]
+    budget = MESSAGE_TEXT_MAX - 200  # room for the last two lines
+    for shown, name in enumerate(sorted(full_names, key=str.lower)):
+        line = f"• `{escape_mrkdwn(name)}`"
+        if len("\n".join([*lines, line])) > budget:
+            lines.append(
+                f"…and {len(full_names) - shown} more. Type in the repository menu of `/codegen` to find one."
+            )
+            break
+        lines.append(line)
+    lines.append(
+        "Use one with `repo=owner/name`, or make it this channel's default with `/codegen config repo`."
+    )
+    return truncate("\n".join(lines), MESSAGE_TEXT_MAX)

@@ -1,0 +1,122 @@
+"""Modals: start a run (prompt, repository, model) and send a run a follow-up; pure view builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bot.render.limits import truncate
+from bot.render.mrkdwn import escape_mrkdwn
+from storage.records import RunRecord
+
+RUN_MODAL = "codegen_run"
+FOLLOW_UP_MODAL = "codegen_follow_up"
+PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
+REPO_BLOCK, REPO_SELECT = "repo", "repo_select"
+MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
+INPUT_TEXT_MAX = 3_000  # plain_text_input max_length, and so its initial_value
+MODEL_NAME_MAX = 100
+OPTIONS_MAX = 100  # an external_select's options per answer
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+THREAD_NOTE = "The message's thread goes to the agent as context, and the run replies in that thread."
+
+
+def run_modal(
+    *, metadata: str, prompt: str = "", repo: str | None = None, model: str | None = None, note: str = ""
+) -> dict[str, Any]:
+    """The "Start a Codegen run" modal, prefilled; `metadata` comes back on submission."""
+    prompt_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": PROMPT_INPUT,
+        "multiline": True,
+        "max_length": INPUT_TEXT_MAX,
+        "placeholder": _plain("Fix the flaky login test and add a regression test"),
+    }
+    if prompt.strip():
+        prompt_input["initial_value"] = truncate(prompt.strip(), INPUT_TEXT_MAX)
+    repo_select: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": REPO_SELECT,
+        "min_query_length": 0,
+        "placeholder": _plain("Codegen's default repository"),
+    }
+    if repo:
+        repo_select["initial_option"] = repo_option(repo)
+    model_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": MODEL_INPUT,
+        "max_length": MODEL_NAME_MAX,
+        "placeholder": _plain("Codegen's default model"),
+    }
+    if model:
+        model_input["initial_value"] = truncate(model, MODEL_NAME_MAX, marker="")
+    blocks = [
+        _input(PROMPT_BLOCK, "What should the agent do?", prompt_input),
+        _input(REPO_BLOCK, "Repository", repo_select, optional=True),
+        _input(MODEL_BLOCK, "Model", model_input, optional=True),
+    ]
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(note)}]})
+    return _modal(RUN_MODAL, "Start a Codegen run", "Start", metadata, blocks)
+
+
+def follow_up_modal(run: RunRecord) -> dict[str, Any]:
+    """The "Follow up" modal: its text goes to the run as a resume prompt."""
+    excerpt = escape_mrkdwn(truncate(" ".join(run.prompt.split()), 200))
+    intro = (
+        f"Send run #{run.run_id} a follow-up. It was asked:\n> {excerpt}"
+        if excerpt
+        else (f"Send run #{run.run_id} a follow-up.")
+    )
+    prompt_input = {
+        "type": "plain_text_input",
+        "action_id": PROMPT_INPUT,
+        "multiline": True,
+        "max_length": INPUT_TEXT_MAX,
+        "placeholder": _plain("Also update the README"),
+    }
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
+        _input(PROMPT_BLOCK, "Your follow-up", prompt_input),
+    ]
+    return _modal(FOLLOW_UP_MODAL, "Follow up", "Send", str(run.run_id), blocks)
+
+
+def repo_option(full_name: str) -> dict[str, Any]:
+    """A select option for a repository."""
+    return {"text": _plain(truncate(full_name, OPTION_TEXT_MAX)), "value": full_name[:OPTION_VALUE_MAX]}
+
+
+def repo_options(full_names: Iterable[str], query: str) -> list[dict[str, Any]]:
+    """Options for a repository select: names containing `query`, those starting with it first."""
+    wanted = query.strip().lower()
+    matches = [name for name in full_names if wanted in name.lower()]
+    matches.sort(key=lambda name: (not name.lower().startswith(wanted), name.lower()))
+    return [repo_option(name) for name in matches[:OPTIONS_MAX]]
+
+
+def _modal(callback_id: str, title: str, submit: str, metadata: str, blocks: list[dict[str, Any]]) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(title),
+        "submit": _plain(submit),
+        "close": _plain("Cancel"),
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": element,
+        "optional": optional,
+    }
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}

@@ -1,0 +1,70 @@
+"""The App Home tab: published when opened, and again when the viewer changes a default there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.render.home import (
+    DM_ON_FINISH_VALUE,
+    HOME_CLEAR_DEFAULTS,
+    HOME_DEFAULT_MODEL,
+    HOME_DEFAULT_REPO,
+    HOME_DM_ON_FINISH,
+    HOME_RUNS_SHOWN,
+    home_view,
+)
+from handlers.context import HandlerContext
+from handlers.modals import MODEL_RE
+from handlers.repositories import known_repositories
+
+
+def register(app: App, ctx: HandlerContext) -> None:
+    """Attach the Home tab's listeners."""
+
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") == "home":
+            known_repositories(ctx)  # warms the repository menu
+            publish_home(ctx, client, event["user"])
+
+    @app.action(HOME_DM_ON_FINISH)
+    def dm_on_finish(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        chosen = {option.get("value") for option in action.get("selected_options") or []}
+        _change(ctx, ack, body, client, dm_on_finish=DM_ON_FINISH_VALUE in chosen)
+
+    @app.action(HOME_DEFAULT_REPO)
+    def default_repo(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        chosen = (action.get("selected_option") or {}).get("value")
+        _change(ctx, ack, body, client, default_repo=chosen or None)
+
+    @app.action(HOME_DEFAULT_MODEL)
+    def default_model(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        model = str(action.get("value") or "").strip()
+        if model and not MODEL_RE.fullmatch(model):
+            _change(ctx, ack, body, client)  # not a model name: show the saved one again
+        else:
+            _change(ctx, ack, body, client, default_model=model or None)
+
+    @app.action(HOME_CLEAR_DEFAULTS)
+    def clear_defaults(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        _change(ctx, ack, body, client, default_repo=None, default_model=None)
+
+
+def publish_home(ctx: HandlerContext, client: WebClient, user: str) -> None:
+    """Build `user`'s Home tab from storage now; publish it after the ack."""
+    view = home_view(
+        ctx.store.runs_for_home(user, HOME_RUNS_SHOWN), ctx.store.user_prefs(user), ctx.clock.now()
+    )
+    ctx.reply_later(lambda: client.views_publish(user_id=user, view=view))
+
+
+def _change(ctx: HandlerContext, ack: Ack, body: dict[str, Any], client: WebClient, **prefs: Any) -> None:
+    """Save the viewer's changed defaults, acknowledge, and show the Home tab as it now is."""
+    user = body["user"]["id"]
+    if prefs:
+        ctx.store.set_user_prefs(user, **prefs)
+    ack()
+    publish_home(ctx, client, user)

@@ -1,0 +1,211 @@
+"""The modals: "Start a Codegen run" (from `/codegen` or the message shortcut) and "Follow up".
+
+Opening a modal uses the request's trigger_id, which Slack accepts only within 3 seconds, so
+views.open is the one Slack call made before the ack. Submissions are checked and answered with
+inline errors, or recorded as a create or resume request like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.command_text import RunCommand, parse_command, slack_to_plain
+from bot.images import compact_files
+from bot.render.cards import follow_up_note
+from bot.render.home import HOME_DEFAULT_REPO
+from bot.render.messages import error_text
+from bot.render.modals import (
+    FOLLOW_UP_MODAL,
+    MODEL_BLOCK,
+    MODEL_INPUT,
+    PROMPT_BLOCK,
+    PROMPT_INPUT,
+    REPO_BLOCK,
+    REPO_SELECT,
+    RUN_MODAL,
+    THREAD_NOTE,
+    follow_up_modal,
+    repo_options,
+    run_modal,
+)
+from handlers.context import HandlerContext
+from handlers.intake import record_resume, record_run_request
+from handlers.repositories import known_repositories, repository_problem
+from storage.records import RunRecord
+
+log = logging.getLogger("codegen_slack.handlers")
+
+MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+COULD_NOT_OPEN = "Slack didn't let me open the form in time. Try again, or type /codegen <what to do>."
+
+
+def register(app: App, ctx: HandlerContext) -> None:
+    """Attach the submission listeners and the repository menu's options listener."""
+
+    @app.view(RUN_MODAL)
+    def submit_run(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        submit_run_modal(ctx, ack, body["user"]["id"], view, client)
+
+    @app.view(FOLLOW_UP_MODAL)
+    def submit_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        submit_follow_up_modal(ctx, ack, body["user"]["id"], view, client)
+
+    @app.options(re.compile(f"^({REPO_SELECT}|{HOME_DEFAULT_REPO})$"))
+    def repository_menu(ack: Ack, payload: dict[str, Any]) -> None:
+        names = [repo.full_name for repo in known_repositories(ctx) or []]
+        ack(options=repo_options(names, str(payload.get("value") or "")))
+
+
+def open_run_modal(
+    ctx: HandlerContext,
+    client: WebClient,
+    *,
+    trigger_id: str,
+    user: str,
+    channel: str,
+    text: str = "",
+    thread_ts: str = "",
+    message_ts: str = "",
+    files: Iterable[dict[str, Any]] = (),
+) -> str | None:
+    """Open "Start a Codegen run", prefilled from `text` and the defaults; an error text if Slack refused.
+
+    With `thread_ts` (the message shortcut) the run lives in that thread and gets it as context.
+    """
+    parsed = parse_command(text) if text.strip() else None
+    command = parsed if isinstance(parsed, RunCommand) else RunCommand(slack_to_plain(text).strip())
+    prefs = ctx.store.user_prefs(user)
+    metadata = {
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "message_ts": message_ts,
+        "files": compact_files(files),
+    }
+    view = run_modal(
+        metadata=json.dumps(metadata),
+        prompt=command.prompt,
+        repo=command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
+        model=command.model or prefs.default_model,
+        note=THREAD_NOTE if thread_ts else "",
+    )
+    known_repositories(ctx)  # warms the repository menu while the person types
+    return _open(client, trigger_id, view)
+
+
+def open_follow_up_modal(client: WebClient, trigger_id: str, run: RunRecord) -> str | None:
+    """Open "Follow up" for `run`; an error text if Slack refused."""
+    return _open(client, trigger_id, follow_up_modal(run))
+
+
+def follow_up_refusal(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
+    """Why `user` may not send `run` follow-ups (plain text), or None."""
+    if ctx.resume_policy == "requester" and user != run.requester:
+        return f"Only the person who started run {run.run_id} can send it follow-ups."
+    return None
+
+
+def submit_run_modal(
+    ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any], client: WebClient
+) -> None:
+    """Check the form (errors shown inline), then record the run request and close the modal."""
+    values = view["state"]["values"]
+    prompt = _text(values, PROMPT_BLOCK, PROMPT_INPUT)
+    repo = _selected(values, REPO_BLOCK, REPO_SELECT)
+    model = _text(values, MODEL_BLOCK, MODEL_INPUT)
+    errors = run_form_errors(ctx, prompt, repo, model)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    meta = json.loads(view.get("private_metadata") or "{}")
+    channel, thread_ts = str(meta["channel"]), str(meta.get("thread_ts") or "")
+    refusal = record_run_request(
+        ctx,
+        key=f"modal:{view['id']}",
+        channel=channel,
+        user=user,
+        command=RunCommand(prompt=prompt, repo=repo or None, model=model or None),
+        thread_ts=thread_ts,
+        message_ts=str(meta.get("message_ts") or ""),
+        thread_context=bool(thread_ts),
+        files=meta.get("files") or [],
+    )
+    ack()
+    ctx.tell_privately(client, channel, user, refusal, thread_ts or None)
+
+
+def run_form_errors(ctx: HandlerContext, prompt: str, repo: str, model: str) -> dict[str, str]:
+    """Inline errors by block id; empty when the form can be submitted."""
+    errors: dict[str, str] = {}
+    if not prompt:
+        errors[PROMPT_BLOCK] = "Tell the agent what to do."
+    elif len(prompt) > ctx.max_prompt_chars:
+        errors[PROMPT_BLOCK] = f"Keep it under {ctx.max_prompt_chars:,} characters."
+    problem = repository_problem(ctx, repo) if repo else None
+    if problem:
+        errors[REPO_BLOCK] = problem
+    if model and not MODEL_RE.fullmatch(model):
+        errors[MODEL_BLOCK] = "A model name is one word, like claude-sonnet-4."
+    return errors
+
+
+def submit_follow_up_modal(
+    ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any], client: WebClient
+) -> None:
+    """Record the follow-up as a resume of the run, and show it in the run's thread."""
+    prompt = _text(view["state"]["values"], PROMPT_BLOCK, PROMPT_INPUT)
+    run_id = str(view.get("private_metadata") or "")
+    run = ctx.store.get_run(int(run_id)) if run_id.isascii() and run_id.isdigit() else None
+    if run is None:
+        ack(response_action="errors", errors={PROMPT_BLOCK: "I don't know that run any more."})
+        return
+    refusal = follow_up_refusal(ctx, run, user) or _plain_error(
+        record_resume(
+            ctx,
+            key=f"follow_up:{view['id']}",
+            channel=run.channel,
+            user=user,
+            prompt=prompt,
+            thread_ts=run.thread_ts,
+            message_ts="",
+            run_id=run.run_id,
+        )
+    )
+    if refusal or not prompt:
+        ack(
+            response_action="errors", errors={PROMPT_BLOCK: refusal or "Write what the agent should do next."}
+        )
+        return
+    ack()
+    note = follow_up_note(user, run.run_id, prompt)
+    ctx.reply_later(lambda: client.chat_postMessage(channel=run.channel, thread_ts=run.thread_ts, text=note))
+
+
+def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> str | None:
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        return error_text(COULD_NOT_OPEN)
+    return None
+
+
+def _text(values: dict[str, Any], block: str, action: str) -> str:
+    return str((values.get(block, {}).get(action) or {}).get("value") or "").strip()
+
+
+def _selected(values: dict[str, Any], block: str, action: str) -> str:
+    option = (values.get(block, {}).get(action) or {}).get("selected_option") or {}
+    return str(option.get("value") or "")
+
+
+def _plain_error(text: str | None) -> str | None:
+    """An intake refusal (mrkdwn) as an inline error: without the warning sign and Slack's escaping."""
+    return slack_to_plain(text.removeprefix(":warning:").strip()) if text else None

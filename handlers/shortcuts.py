@@ -1,0 +1,35 @@
+"""The message shortcut "Send to Codegen": the run modal, prefilled with the message, for its thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from handlers.context import HandlerContext
+from handlers.modals import open_run_modal
+
+SEND_TO_CODEGEN = "send_to_codegen"
+
+
+def register(app: App, ctx: HandlerContext) -> None:
+    """Attach the shortcut listener."""
+
+    @app.message_shortcut(SEND_TO_CODEGEN)
+    def send_to_codegen(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        message = shortcut.get("message") or {}
+        channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
+        problem = open_run_modal(
+            ctx,
+            client,
+            trigger_id=shortcut["trigger_id"],
+            user=user,
+            channel=channel,
+            text=str(message.get("text") or ""),
+            thread_ts=str(message.get("thread_ts") or message["ts"]),
+            message_ts=str(message["ts"]),
+            files=message.get("files") or [],
+        )
+        ctx.tell_privately(client, channel, user, problem)
