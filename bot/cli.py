@@ -68,18 +68,19 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         print(f"codegen-slack cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     stopping = threading.Event()
-    bot.start()
-    if settings.slack_app_token is not None:
-        stop_listener = listen_socket_mode(bot)
-    else:
-        stop_listener = listen_http(bot, host, port)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s; draining", signal.Signals(signum).name)
         stopping.set()
 
+    # Before anything starts, so a SIGTERM right after the endpoint answers still drains.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    bot.start()
+    if settings.slack_app_token is not None:
+        stop_listener = listen_socket_mode(bot)
+    else:
+        stop_listener = listen_http(bot, host, port)
     stopping.wait()
     stop_listener()
     bot.stop()

@@ -1,18 +1,33 @@
-"""The HTTP face of the bot: Slack's events endpoint and a health check, as one WSGI app."""
+"""The HTTP face of the bot: Slack's events endpoint (checked before Bolt sees a request), a health
+check and metrics, as one WSGI app."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt import App, BoltContext
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 from waitress import create_server, wasyncore
+
+from bot.slack_request import MalformedRequest, check_shape
+
+log = logging.getLogger("codegen_slack.http")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
+MAX_CLOCK_SKEW_SECONDS = 5 * 60
+# How often waitress's loop wakes up on its own: closing the server waits for this at most.
+LOOP_WAKE_SECONDS = 0.1
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -22,20 +37,42 @@ def make_wsgi_app(
     bolt: App,
     health: Callable[[], tuple[bool, dict[str, Any]]],
     metrics: Callable[[], bytes] | None = None,
+    *,
+    signing_secret: str,
 ) -> Callable[..., Iterable[bytes]]:
-    """Route POST /slack/events to Bolt, GET /healthz and GET /metrics; refuse bodies over 1 MB."""
-    slack = SlackRequestHandler(bolt, path=EVENTS_PATH)
+    """Route POST /slack/events to Bolt, GET /healthz and GET /metrics.
+
+    A Slack request is checked before Bolt sees it: over 1 MB → 413; a bad signature or a
+    timestamp more than 5 minutes away → 401; a body that is not the JSON or form Slack sends → 400.
+    """
+    secret = signing_secret.encode()
+
+    def events(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return _json(start_response, "400 Bad Request", {"error": "bad Content-Length"})
+        if length > MAX_BODY_BYTES:
+            return _json(start_response, "413 Payload Too Large", {"error": "body over 1 MB"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        if not _signed(secret, body, environ):
+            return _json(start_response, "401 Unauthorized", {"error": "invalid signature"})
+        try:
+            request = _bolt_request(body, environ)
+        except MalformedRequest as exc:
+            log.info("refused a malformed Slack request: %s", exc)
+            return _json(start_response, "400 Bad Request", {"error": "malformed request"})
+        answer = bolt.dispatch(request)
+        response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and method == "POST":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return _json(start_response, "400 Bad Request", {"error": "bad Content-Length"})
-            if length > MAX_BODY_BYTES:
-                return _json(start_response, "413 Payload Too Large", {"error": "body over 1 MB"})
-            return slack(environ, start_response)
+            return events(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             ok, state = health()
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, **state})
@@ -48,6 +85,62 @@ def make_wsgi_app(
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return app
+
+
+def _signed(secret: bytes, body: bytes, environ: dict[str, Any]) -> bool:
+    """Slack's v0 signature over the raw body, with a timestamp at most 5 minutes from now."""
+    timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
+    signature = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
+    if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
+        return False
+    if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        return False
+    digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(f"v0={digest}".encode(), signature.encode())
+
+
+def _bolt_request(body: bytes, environ: dict[str, Any]) -> BoltRequest:
+    """The request as Bolt reads it, once its body is known to be the JSON or form Slack sends."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("the body is not UTF-8") from None
+    content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    data = _parse(text, content_type)
+    check_shape(data)
+    headers = {
+        key[5:].lower().replace("_", "-"): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    headers["content-type"] = content_type
+    request = BoltRequest(body="", query=str(environ.get("QUERY_STRING", "")), headers=headers)
+    # The body as parsed here, not by Bolt: Bolt drops any form that merely contains the word
+    # "payload" (a slash command like `/codegen fix the payload parser` would vanish).
+    request.raw_body, request.body = text, data
+    try:
+        request.context = build_context(BoltContext({}), data)
+    except Exception as exc:  # Bolt reads ids out of the body; a shape it can't read is the sender's
+        raise MalformedRequest(f"Bolt could not read it ({type(exc).__name__})") from None
+    return request
+
+
+def _parse(text: str, content_type: str) -> dict[str, Any]:
+    """The body as a dict: JSON (events), a form (slash commands), or a form whose `payload` field is
+    JSON (interactions)."""
+    if not text.strip():
+        raise MalformedRequest("empty body")
+    try:
+        if content_type == "application/json" or text.startswith("{"):
+            data: Any = json.loads(text)
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True))
+            data = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, RecursionError):
+        raise MalformedRequest("the body is not valid JSON or form data") from None
+    if not isinstance(data, dict):
+        raise MalformedRequest("the body is not a JSON object")
+    return data
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -67,6 +160,7 @@ class HttpServer:
             threads=threads,
             max_request_body_size=MAX_BODY_BYTES,
             ident="codegen-slack",
+            asyncore_loop_timeout=LOOP_WAKE_SECONDS,
         )
         self.port: int = self._server.effective_port  # type: ignore[union-attr]
         self._closing = False

@@ -16,7 +16,9 @@ log = logging.getLogger("codegen_slack")
 
 def listen_http(bot: Bot, host: str, port: int) -> Callable[[], None]:
     """Serve POST /slack/events, /healthz and /metrics; returns the function that stops it."""
-    server = HttpServer(make_wsgi_app(bot.bolt, bot.health, bot.metrics.render), host, port).start()
+    secret = bot.settings.slack_signing_secret.get_secret_value()
+    wsgi = make_wsgi_app(bot.bolt, bot.health, bot.metrics.render, signing_secret=secret)
+    server = HttpServer(wsgi, host, port).start()
     log.info("listening on http://%s:%s/slack/events", host, server.port)
     return server.close
 

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.render.messages import SlackMessage, reaction_for, result_messages, status_message
+from bot.render.messages import (
+    SlackMessage,
+    finished_dm,
+    reaction_for,
+    result_messages,
+    status_message,
+)
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
 from storage.records import RunRecord
 from storage.store import Store
@@ -61,11 +67,14 @@ class Notifier:
                 return True
             log.warning("run %s: Slack update failed (%s); will retry", run.run_id, error)
             return False
+        except OSError as exc:  # no answer: a post may have landed, so the retry looks first
+            log.warning("run %s: Slack did not answer (%s); will retry", run.run_id, type(exc).__name__)
+            return False
 
     def _show(self, run: RunRecord) -> None:
         assert run.status_ts
         self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
-        self._store.mark_shown(run.run_id, run.status, self._clock.now())
+        self._store.mark_card_shown(run, self._clock.now())
 
     def _announce(self, run: RunRecord, finish: int, begun: bool) -> None:
         """Post the result parts not yet in the thread, react on the thread root, remember it."""
@@ -82,14 +91,29 @@ class Notifier:
             }
         else:
             self._store.begin_announcement(run.run_id)
+        notify = self._store.channel_settings(run.channel).notify
         for message in messages:
             part = int((message.metadata or {}).get("event_payload", {}).get("part", -1))
             if part not in posted:
-                self._slack.post(run.channel, message, thread_ts=run.thread_ts)
+                broadcast = notify == "channel" and part == 1
+                self._slack.post(run.channel, message, thread_ts=run.thread_ts, broadcast=broadcast)
         self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
+        self._dm_requester(run, finish, dm=notify == "dm")
         self._store.mark_announced(run.run_id, finish)
         self._on_announced(self._clock.now() - (run.finished_at or self._clock.now()))
         log.info("run %s announced (%s)", run.run_id, run.status)
+
+    def _dm_requester(self, run: RunRecord, finish: int, *, dm: bool) -> None:
+        """DM the requester about a run started in a channel if the channel or they asked for it (once)."""
+        if run.channel.startswith("D") or self._store.finish_dm_sent(run.run_id, finish):
+            return
+        if dm or self._store.user_prefs(run.requester).dm_on_finish:
+            try:
+                self._slack.direct_message(run.requester, finished_dm(run))
+            except SlackApiError as exc:
+                log.warning("run %s: could not DM the requester (%s)", run.run_id, exc.response.get("error"))
+                return
+            self._store.mark_finish_dm_sent(run.run_id, finish)
 
     def _channel_gone(self, run: RunRecord, error: str) -> None:
         """The channel can't be written: tell the requester by DM and stop trying there."""

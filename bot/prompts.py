@@ -23,7 +23,7 @@ def with_thread_context(
         if message.get("ts") == skip_ts or not message.get("text"):
             continue
         author = message.get("user") or message.get("bot_id") or "unknown"
-        quoted = str(message["text"]).replace("\n", "\n> ")
+        quoted = "\n> ".join(str(message["text"]).splitlines())  # every kind of line break stays quoted
         lines.append(f"> [{author}]: {quoted}")
     kept: list[str] = []
     size = 0

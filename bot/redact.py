@@ -1,29 +1,51 @@
-"""Keeps secrets out of every log line, whoever writes it."""
+"""Keeps secrets out of every log line, whoever writes it, including uncaught exceptions and warnings."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
+from urllib.parse import quote
 
 MASK = "[redacted]"
+MIN_SECRET_CHARS = 6
+
+log = logging.getLogger("codegen_slack")
+
+
+def _variants(secret: str) -> set[str]:
+    """The secret as it may be written: plain, without the whitespace a paste may have added (an
+    error message may show that whitespace escaped), URL-encoded, and escaped inside a JSON string."""
+    return {
+        form
+        for value in (secret, secret.strip())
+        for form in (value, quote(value, safe=""), json.dumps(value)[1:-1])
+    }
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces each known secret in a record's final message with a mask."""
+    """Replaces each known secret in a record's final message (and traceback) with a mask."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        known = {v for s in secrets if s for v in _variants(s) if len(v) >= MIN_SECRET_CHARS}
+        self._secrets = sorted(known, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that don't fit the format: keep both, masked
+            message = f"{record.msg} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        cleaned = self.redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        record.msg, record.args = self.redact(message), None
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
     def redact(self, text: str) -> str:
@@ -34,10 +56,27 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:
-    """Log to stderr at `level`, with secrets masked on every handler."""
+    """Log to stderr at `level`, with secrets masked on every handler; uncaught exceptions (in any
+    thread) and warnings are logged too, so they pass the same mask."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    log.critical("uncaught exception", exc_info=(exc_type, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread else "?"
+    log.critical(
+        "uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+    )  # type: ignore[arg-type]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -14,6 +15,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.render.messages import SlackMessage
 
@@ -23,15 +28,45 @@ log = logging.getLogger("codegen_slack.slack")
 UNREACHABLE_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 # The token no longer works: nothing will succeed until an admin fixes it.
 BROKEN_AUTH = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+# How far Slack's clock may be behind ours when a channel's recent messages are searched.
+CLOCK_SKEW_SECONDS = 300.0
+
+
+# Posting is the one call that is not idempotent: after a 5xx or a lost connection the message may
+# be in Slack already, so it is not retried blindly; callers that must post once use `post_once`.
+NOT_IDEMPOTENT = frozenset({"chat.postMessage"})
+
+
+class _IdempotentOnly(RetryHandler):
+    """Wraps a retry handler so that it never repeats a call that may already have taken effect."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        never_sent = isinstance(error, URLError) and isinstance(error.reason, ConnectionRefusedError)
+        return (method not in NOT_IDEMPOTENT or never_sent) and self._inner._can_retry(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def make_web_client(token: str | None, base_url: str, timeout: float = 15.0) -> WebClient:
-    """A WebClient that retries rate limits (honouring Retry-After), 5xx and connection errors."""
+    """A WebClient that retries rate limits (honouring Retry-After), and 5xx and connection errors
+    of every call that is safe to repeat."""
     client = WebClient(token=token, base_url=base_url, timeout=timeout)
     client.retry_handlers = [
-        ConnectionErrorRetryHandler(max_retry_count=3),
+        _IdempotentOnly(ConnectionErrorRetryHandler(max_retry_count=3)),
         RateLimitErrorRetryHandler(max_retry_count=5),
-        ServerErrorRetryHandler(max_retry_count=3),
+        _IdempotentOnly(ServerErrorRetryHandler(max_retry_count=3)),
     ]
     return client
 
@@ -127,27 +162,58 @@ class SlackOut:
         self.post(channel, message)
         return channel
 
+    def post_once(
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        thread_ts: str | None = None,
+        retrying: bool,
+        match: dict[str, Any],
+        since: float = 0.0,
+    ) -> str:
+        """Post `message` unless an earlier attempt already did; returns the ts of the one post.
+
+        `retrying` says that an earlier attempt may have reached Slack (the caller noted the attempt
+        durably before it); then the bot's messages in the thread (or, top level, in the channel since
+        `since`) are searched first for one whose metadata has the message's event type and the
+        payload fields in `match`.
+        """
+        event_type = (message.metadata or {}).get("event_type")
+        if retrying and event_type:
+            for found in self._bot_posts(channel, thread_ts, since):
+                meta = found["metadata"]
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == event_type and match.items() <= payload.items():
+                    log.info("an earlier attempt had posted the %s message; not posting it again", event_type)
+                    return str(found["ts"])
+        return self.post(channel, message, thread_ts=thread_ts)
+
     def thread_payloads(self, channel: str, thread_ts: str, event_type: str) -> list[dict[str, Any]]:
         """The metadata payloads of the bot's messages of `event_type` in a thread (crash recovery)."""
-        payloads: list[dict[str, Any]] = []
-        cursor = None
+        return [
+            (message["metadata"].get("event_payload") or {})
+            for message in self._bot_posts(channel, thread_ts)
+            if message["metadata"].get("event_type") == event_type
+        ]
+
+    def _bot_posts(self, channel: str, thread_ts: str | None, since: float = 0.0) -> Iterator[dict[str, Any]]:
+        """Messages with metadata in a thread, or at the top of a channel since `since` (newest first)."""
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        params: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": 200}
+        if thread_ts:
+            params["ts"] = thread_ts
+        elif since:
+            params["oldest"] = f"{max(0.0, since - CLOCK_SKEW_SECONDS):.6f}"
         while True:
-            params: dict[str, Any] = {
-                "channel": channel,
-                "ts": thread_ts,
-                "include_all_metadata": True,
-                "limit": 200,
-            }
-            if cursor:
-                params["cursor"] = cursor
-            data = self._call("conversations.replies", **params)
+            data = self._call(method, **params)
             for message in data.get("messages", []):
-                meta = message.get("metadata") or {}
-                if meta.get("event_type") == event_type:
-                    payloads.append(meta.get("event_payload") or {})
+                if message.get("metadata") and message.get("bot_id"):
+                    yield message
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return payloads
+                return
+            params["cursor"] = cursor
 
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         """A thread's messages, parent first (used as context for a new run)."""

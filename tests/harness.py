@@ -63,7 +63,14 @@ class AppUnderTest:
         self.settings = settings
         self.bot = Bot(settings)
         self._server = HttpServer(
-            make_wsgi_app(self.bot.bolt, self.bot.health, self.bot.metrics.render), "127.0.0.1", 0
+            make_wsgi_app(
+                self.bot.bolt,
+                self.bot.health,
+                self.bot.metrics.render,
+                signing_secret=settings.slack_signing_secret.get_secret_value(),
+            ),
+            "127.0.0.1",
+            0,
         )
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._events = 0
