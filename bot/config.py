@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Where a new user finds each required value; used to explain a missing setting.
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
     log_level: str = "INFO"
+
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "codegen_api_token", mode="before"
+    )
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        """A token pasted with a trailing newline or spaces still works."""
+        return value.strip() if isinstance(value, str) else value
 
     @property
     def allowed_channels(self) -> frozenset[str]:

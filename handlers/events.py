@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
+from bot.command_text import RunCommand, UsageError, parse_command, slack_to_plain, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
@@ -62,7 +62,7 @@ def handle_message(
             key=key,
             channel=channel,
             user=user,
-            prompt=_plain(text),
+            prompt=slack_to_plain(text).strip(),
             thread_ts=thread_ts or ts,
             message_ts=ts,
             run_id=run.run_id,
@@ -91,16 +91,6 @@ def handle_message(
         files=files,
     )
     ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
-
-
-def _plain(text: str) -> str:
-    """A follow-up as the agent should read it (Slack's escaping undone)."""
-    parsed = parse_command(text)
-    return (
-        parsed.prompt
-        if isinstance(parsed, RunCommand) and not (parsed.repo or parsed.model)
-        else text.strip()
-    )
 
 
 def _not_a_run(parsed: object) -> str:
