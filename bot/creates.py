@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
+from bot.codegen import (
+    CodegenClient,
+    CodegenError,
+    CodegenUnavailable,
+    RateLimited,
+    RateLimits,
+    SlidingWindowLimiter,
+)
+from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request
 from bot.prompts import with_thread_context
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
@@ -22,6 +30,10 @@ log = logging.getLogger("codegen_slack.creates")
 
 RETRY_MIN_SECONDS = 5.0
 RETRY_MAX_SECONDS = 120.0
+QUEUE_EDITS_PER_MINUTE = 20  # of Slack's 50 chat.update calls a minute; the rest is the notifier's
+QUEUE_HEAD = 50  # positions kept current: the requests that start within the next few minutes
+NOTICES_PER_STEP = 20  # queued messages posted per step, so starts are never held up for long
+NOTICE_RETRY_SECONDS = 1.0
 DELAY_NOTICE = (
     "Codegen is not answering right now; your request is saved and will start as soon as it is back."
 )
@@ -41,58 +53,123 @@ class CreateDeps:
 
 
 class CreateWorker:
-    """One step: start every due create whose turn has come, or say where it is in the queue."""
+    """Starts runs first come first served while the create limit has room, and tells the requests
+    that have to wait where they stand.
+
+    Each waiting request gets one message ("queued, position N, starts in about M min") that later
+    becomes its run's status message. Positions move whenever a run starts; they are re-edited front
+    first, at most `QUEUE_EDITS_PER_MINUTE` edits a minute, so a long queue cannot use up Slack's edit
+    limit (a message not yet re-edited overstates the wait, never understates it).
+    """
 
     def __init__(self, deps: CreateDeps, on_created: Callable[[], None]) -> None:
         self.d = deps
         self._on_created = on_created
+        self._edits = SlidingWindowLimiter(QUEUE_EDITS_PER_MINUTE, 60.0, deps.clock)
+        # Creates of the last minute (before a restart) still count against Codegen's limit.
+        limiter = deps.limits.create
+        for _ in range(deps.store.count_runs_created_since(deps.clock.now() - limiter.window)):
+            limiter.try_acquire()
 
     def step(self) -> float | None:
-        """Handle due creates in order; returns seconds until the next one is due."""
-        now = self.d.clock.now()
-        for position, request in enumerate(self.d.store.pending_requests("create"), start=1):
-            if request.next_attempt_at > now:
-                continue
-            if self.d.limits.create.wait_time() > 0:
-                self._show_queued(request, position)
-                continue
-            self._start(request)
-        return self._next_delay()
+        """Post the messages of newly waiting requests, start the head of the queue if the limit has
+        room, and once nothing more can start, bring the positions shown up to date; returns seconds
+        until there is more to do."""
+        posting = self._slack_effect(self._post_queued)
+        if self._start_next():
+            return 0.0
+        if posting is None:
+            posting = self._slack_effect(self._refresh_positions)
+        return self._next_delay(posting)
 
-    def _next_delay(self) -> float | None:
-        due = self.d.store.next_request_due(self.d.clock.now())
-        wait = self.d.limits.create.wait_time()
+    @staticmethod
+    def _slack_effect(action: Callable[[], float | None]) -> float | None:
+        """Run a queue-message action; a Slack failure means: try again a little later."""
+        try:
+            return action()
+        except SlackApiError as exc:
+            log.warning("queued requests not shown yet (%s); trying again", exc.response.get("error"))
+            return NOTICE_RETRY_SECONDS
+
+    def _start_next(self) -> bool:
+        """Start the first due request if a create is allowed now; True when one was tried."""
+        if self.d.limits.create.wait_time() > 0:
+            return False
+        head = self.d.store.due_requests("create", self.d.clock.now(), limit=1)
+        if head:
+            self._start(head[0])
+        return bool(head)
+
+    def _next_delay(self, notices: float | None) -> float | None:
+        due = self.d.store.next_due_request("create")
         if due is None:
             return None
-        return max(wait, due - self.d.clock.now(), 0.05)
+        delay = max(self.d.limits.create.wait_time(), due - self.d.clock.now(), 0.05)
+        return delay if notices is None else min(delay, notices)
+
+    def _post_queued(self) -> float | None:
+        """Post the queued message of due requests that wait without one (not of those that start
+        now: they get the starting message); 0 when more are left."""
+        now = self.d.clock.now()
+        starting_now = max(0, self.d.limits.create.limit - self.d.limits.create.used())
+        found = self.d.store.requests_without_message("create", now, NOTICES_PER_STEP)
+        for request, position in found:
+            if position <= starting_now:
+                continue
+            try:
+                self._ensure_status_message(request, position)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "ratelimited":
+                    raise
+                self._slack_failed(request, exc)
+                continue
+            self.d.store.update_request(request.id, notice=f"queued:{position}")
+        return 0.0 if len(found) == NOTICES_PER_STEP else None
+
+    def _refresh_positions(self) -> float | None:
+        """Edit the queued messages whose position moved, front first, within the edit budget; returns
+        seconds until the budget allows the next edit when it ran out first."""
+        for position, request in enumerate(self.d.store.queue_head("create", QUEUE_HEAD), start=1):
+            notice = f"queued:{position}"
+            queued = bool(request.status_ts) and (request.notice or "").startswith("queued:")
+            if not queued or request.notice == notice:
+                continue
+            if not self._edits.try_acquire():
+                return self._edits.wait_time()
+            message = queued_message(request, position, self._eta(position))
+            try:
+                self.d.slack.update(request.channel, request.status_ts, message)
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if error == "ratelimited":
+                    raise
+                log.warning("request %s: queued message not updated (%s)", request.id, error)
+            self.d.store.update_request(request.id, notice=notice)
+        return None
 
     def _ensure_status_message(self, request: Request, position: int | None = None) -> Request:
-        """Post the request's message once; for a slash command that message roots the thread."""
+        """Post the request's message once, even across a crash (found again by its metadata); for a
+        slash command that message roots the thread."""
         if request.status_ts:
             return request
         message = (
             queued_message(request, position, self._eta(position)) if position else starting_message(request)
         )
-        ts = self.d.slack.post(request.channel, message, thread_ts=request.thread_ts or None)
+        ts = post_for_request(
+            self.d.store,
+            self.d.slack,
+            request,
+            STATUS_MESSAGE_STEP,
+            message,
+            thread_ts=request.thread_ts or None,
+            match={"request_id": request.id},
+        )
         thread_ts = request.thread_ts or ts
         self.d.store.update_request(request.id, status_ts=ts, thread_ts=thread_ts)
         return self.d.store.get_request(request.id) or request
 
     def _eta(self, position: int | None) -> int:
         return max(1, math.ceil((position or 1) / self.d.creates_per_minute))
-
-    def _show_queued(self, request: Request, position: int) -> None:
-        """Tell the requester where they are in the queue, editing only when the position moved."""
-        notice = f"queued:{position}"
-        if request.notice == notice:
-            return
-        if request.status_ts:
-            self.d.slack.update(
-                request.channel, request.status_ts, queued_message(request, position, self._eta(position))
-            )
-        else:
-            request = self._ensure_status_message(request, position)
-        self.d.store.update_request(request.id, notice=notice)
 
     def _start(self, request: Request) -> None:
         try:
@@ -101,13 +178,15 @@ class CreateWorker:
                 repo_id = self.d.repos.resolve(request.options["repo"]).id
             prompt = self._prompt(request)
             request = self._ensure_status_message(request)
-            run = self.d.codegen.create_run(
+            run = create_run_once(
+                self.d.store,
+                self.d.codegen,
+                request,
                 prompt,
                 images=list(request.images) or None,
                 metadata={"slack_channel": request.channel, "slack_thread_ts": request.thread_ts},
                 repo_id=repo_id,
                 model=request.options.get("model"),
-                idempotency_key=request.key,
             )
         except UnknownRepository as exc:
             self._fail(request, str(exc))

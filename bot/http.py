@@ -27,7 +27,8 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 5 * 60
 # How often waitress's loop wakes up on its own: closing the server waits for this at most.
-LOOP_WAKE_SECONDS = 0.1
+# Whole seconds: waitress reads it with int(), so a fraction becomes 0, a loop that never sleeps.
+LOOP_WAKE_SECONDS = 1
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]

@@ -13,10 +13,21 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.records import PullRequest, Request, RequestKind, RunRecord
+from storage.records import (
+    ChannelSettings,
+    PullRequest,
+    Request,
+    RequestKind,
+    RequestState,
+    RunRecord,
+    StatusCheck,
+    UserPrefs,
+    WatchedRun,
+)
 from storage.schema import migrate
 
 EVENT_MEMORY_SECONDS = 24 * 3600
+RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its prompt
 
 
 class StorageError(Exception):
@@ -119,13 +130,14 @@ class Store:
         images: list[str] | None = None,
         run_id: int | None = None,
         status_ts: str | None = None,
+        state: RequestState = "pending",
     ) -> Request | None:
         """Record a create or resume; None when a request with this key exists (a redelivery)."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO requests (key, kind, channel, thread_ts, user, prompt,"
                 " options, images, run_id, state, attempts, next_attempt_at, status_ts, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     key,
                     kind,
@@ -136,6 +148,7 @@ class Store:
                     json.dumps(options or {}),
                     json.dumps(images or []),
                     run_id,
+                    state,
                     now,
                     status_ts,
                     now,
@@ -201,6 +214,7 @@ class Store:
         row = {f.name: getattr(run, f.name) for f in fields(RunRecord)}
         row["pull_requests"] = json.dumps([vars(p) for p in run.pull_requests])
         row["finished"] = int(run.finished)
+        row["finish_count"] = int(run.finished)  # already finished (found after a crash): announce it
         row["next_check_at"] = run.created_at
         with self._tx() as db:
             db["runs"].insert(row, replace=True)
@@ -275,43 +289,17 @@ class Store:
         pull_requests: tuple[PullRequest, ...] | None = None,
     ) -> bool:
         """Write what a status check saw; True when something a user would see changed."""
-        with self._tx() as db:
-            rows = list(db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,)))
-            if not rows:
-                return False
-            old = _run_from_row(rows[0])
-            new = replace(
-                old,
-                status=status or old.status,
-                result=result if result is not None else old.result,
-                summary=summary if summary is not None else old.summary,
-                web_url=web_url or old.web_url,
-                pull_requests=pull_requests if pull_requests is not None else old.pull_requests,
-            )
-            changed = new != old
-            update: dict[str, Any] = {"checked_at": now, "next_check_at": next_check_at}
-            if changed:
-                update["next_check_at"] = next_check_if_changed or next_check_at
-                update.update(
-                    status=new.status,
-                    result=new.result,
-                    summary=new.summary,
-                    web_url=new.web_url,
-                    pull_requests=json.dumps([vars(p) for p in new.pull_requests]),
-                    changed_at=now,
-                    finished=int(new.finished),
-                )
-                if new.finished and not old.finished:
-                    update["finished_at"] = now
-                    update["finish_count"] = rows[0]["finish_count"] + 1
-                elif old.finished and not new.finished:
-                    update["finished_at"] = None
-            db["runs"].update(run_id, update)
-        return changed
+        check = StatusCheck(
+            run_id, next_check_at, next_check_if_changed, status, result, summary, web_url, pull_requests
+        )
+        return bool(self.record_checks([check], now))
 
-    def mark_resumed(self, run_id: int, now: float) -> None:
-        """A resume was accepted: the run works again and is checked soon."""
+    def mark_resumed(self, run_id: int, now: float, *, request_id: int | None = None) -> None:
+        """A resume was accepted: the run works again and is checked soon; the resume request (if
+        given) gets its "resumed" step noted in the same transaction."""
         with self._tx() as db:
+            if request_id is not None:
+                self._add_step(db, request_id, RESUMED_STEP)
             db["runs"].update(
                 run_id,
                 {
@@ -381,3 +369,322 @@ class Store:
             return "ok"
         except StorageError as exc:
             return str(exc)
+
+    # --- channel settings and personal preferences ------------------------------------------------
+
+    def channel_settings(self, channel: str) -> ChannelSettings:
+        """The channel's settings (the defaults when none were set)."""
+        rows = self._rows("SELECT * FROM channel_settings WHERE channel = ?", (channel,))
+        if not rows:
+            return ChannelSettings(channel=channel)
+        repo, notify = rows[0]["default_repo"], rows[0]["notify"]
+        return ChannelSettings(channel, default_repo=repo or None, notify=notify or "thread")
+
+    def set_channel_settings(self, channel: str, *, user: str, now: float, **changes: Any) -> ChannelSettings:
+        """Change a channel's `default_repo` (None clears it) and/or `notify`; returns the new settings."""
+        with self._tx() as db:
+            db["channel_settings"].upsert(
+                {"channel": channel, **changes, "changed_by": user, "changed_at": now}, pk="channel"
+            )
+        return self.channel_settings(channel)
+
+    def user_prefs(self, user: str) -> UserPrefs:
+        """A person's preferences (the defaults when none were set)."""
+        rows = self._rows("SELECT * FROM user_prefs WHERE user = ?", (user,))
+        if not rows:
+            return UserPrefs(user=user)
+        row = rows[0]
+        return UserPrefs(
+            user=user,
+            dm_on_finish=bool(row["dm_on_finish"]),
+            default_repo=row["default_repo"] or None,
+            default_model=row["default_model"] or None,
+        )
+
+    def set_user_prefs(self, user: str, **changes: Any) -> UserPrefs:
+        """Change `dm_on_finish`, `default_repo` or `default_model` (None clears); returns the result."""
+        if "dm_on_finish" in changes:
+            changes["dm_on_finish"] = int(bool(changes["dm_on_finish"]))
+        with self._tx() as db:
+            db["user_prefs"].upsert({"user": user, **changes}, pk="user")
+        return self.user_prefs(user)
+
+    def runs_for_home(self, user: str, limit: int = 20) -> list[RunRecord]:
+        """A user's runs for their App Home: working ones first, then the newest."""
+        rows = self._rows(
+            "SELECT * FROM runs WHERE requester = ? ORDER BY finished, created_at DESC, run_id DESC LIMIT ?",
+            (user, limit),
+        )
+        return [_run_from_row(r) for r in rows]
+
+    # --- retries -----------------------------------------------------------------------------------
+
+    def has_request(self, key: str) -> bool:
+        """Whether a request with this key was ever recorded."""
+        return bool(self._rows("SELECT 1 FROM requests WHERE key = ?", (key,)))
+
+    def create_request_for_run(self, run_id: int) -> Request | None:
+        """The create request that became this run (its prompt, options and images)."""
+        rows = self._rows(
+            "SELECT * FROM requests WHERE kind = 'create' AND run_id = ? ORDER BY id LIMIT 1", (run_id,)
+        )
+        return _request_from_row(rows[0]) if rows else None
+
+    # --- live progress ------------------------------------------------------------------------------
+
+    def mark_card_shown(self, run: RunRecord, now: float) -> None:
+        """The card now shows `run` as read; if its progress moved on since, it stays due for an edit."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET shown_status = ?,"
+                " shown_at = CASE WHEN latest_step IS ? AND step_count = ? THEN ? END WHERE run_id = ?",
+                (run.status, run.latest_step, run.step_count, now, run.run_id),
+            )
+
+    def count_active_runs(self) -> int:
+        """How many runs are still working."""
+        return self._rows("SELECT COUNT(*) AS n FROM runs WHERE finished = 0")[0]["n"]
+
+    def runs_due_for_progress(self, now: float, limit: int = 50) -> list[RunRecord]:
+        """Working runs whose latest step is due to be looked up, longest waiting first."""
+        rows = self._rows(
+            "SELECT * FROM runs WHERE finished = 0 AND COALESCE(next_progress_at, 0) <= ?"
+            " ORDER BY COALESCE(next_progress_at, 0), run_id LIMIT ?",
+            (now, limit),
+        )
+        return [_run_from_row(r) for r in rows]
+
+    def next_progress_due(self) -> float | None:
+        """When the next working run's steps are due to be looked up."""
+        rows = self._rows("SELECT MIN(COALESCE(next_progress_at, 0)) AS t FROM runs WHERE finished = 0")
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def record_progress(
+        self, run_id: int, *, next_at: float, step: str | None = None, count: int | None = None
+    ) -> bool:
+        """Write the run's latest step and step count; True (and its card due for an edit) on a change."""
+        with self._tx() as db:
+            rows = list(db.query("SELECT latest_step, step_count FROM runs WHERE run_id = ?", (run_id,)))
+            if not rows:
+                return False
+            update: dict[str, Any] = {"next_progress_at": next_at}
+            new_step = step if step is not None else rows[0]["latest_step"]
+            new_count = count if count is not None else rows[0]["step_count"]
+            changed = (new_step, new_count) != (rows[0]["latest_step"], rows[0]["step_count"])
+            if changed:
+                update.update(latest_step=new_step, step_count=new_count, shown_at=None)
+            db["runs"].update(run_id, update)
+        return changed
+
+    # --- finish DMs ---------------------------------------------------------------------------------
+
+    def finish_dm_sent(self, run_id: int, finish: int) -> bool:
+        """Whether the requester was already sent a DM about finish number `finish` of this run."""
+        rows = self._rows("SELECT dm_finish FROM runs WHERE run_id = ?", (run_id,))
+        return bool(rows) and rows[0]["dm_finish"] >= finish
+
+    def mark_finish_dm_sent(self, run_id: int, finish: int) -> None:
+        """The requester has been sent a DM about finish number `finish`."""
+        with self._tx() as db:
+            db["runs"].update(run_id, {"dm_finish": finish})
+
+    # --- images waiting to be downloaded ------------------------------------------------------------
+
+    def requests_fetching_files(self, now: float, limit: int = 20) -> list[Request]:
+        """Requests whose Slack images are due to be downloaded, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM requests WHERE state = 'fetching' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+        return [_request_from_row(r) for r in rows]
+
+    def next_fetch_due(self) -> float | None:
+        """When the earliest request waiting for its images is due."""
+        rows = self._rows("SELECT MIN(next_attempt_at) AS t FROM requests WHERE state = 'fetching'")
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def files_fetched(self, request_id: int, *, images: list[str], prompt: str, now: float) -> None:
+        """The request's images are downloaded: store them and its final prompt, and make it pending."""
+        with self._tx() as db:
+            db["requests"].update(
+                request_id,
+                {
+                    "images": json.dumps(images),
+                    "prompt": prompt,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                },
+            )
+
+    # --- crash safety: steps of a request that may already have happened -----------------------------
+
+    def note_step(self, request_id: int, step: str) -> bool:
+        """Note durably that `step` of a request is about to happen; True when it was noted before, so
+        that an earlier attempt may have done it and the caller should look before doing it again."""
+        with self._tx() as db:
+            return not self._add_step(db, request_id, step)
+
+    def forget_step(self, request_id: int, step: str) -> None:
+        """`step` surely did not happen (its call was refused), so the next attempt need not look."""
+        with self._tx() as db:
+            options = self._options(db, request_id)
+            if step in options.get("steps", []):
+                options["steps"].remove(step)
+                db["requests"].update(request_id, {"options": json.dumps(options)})
+
+    def count_delivered_resumes(self, run_id: int, prompt: str, *, besides: int) -> int:
+        """How many resume requests other than `besides` delivered this very prompt to the run."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n FROM requests WHERE kind = 'resume' AND run_id = ? AND prompt = ?"
+            " AND id != ? AND (state = 'done' OR EXISTS"
+            " (SELECT 1 FROM json_each(requests.options, '$.steps') WHERE value = ?))",
+            (run_id, prompt, besides, RESUMED_STEP),
+        )
+        return rows[0]["n"]
+
+    def announcement_due(self, run_id: int) -> bool:
+        """Whether a finish of the run is still to be announced in Slack."""
+        rows = self._rows(
+            "SELECT finish_count > announced_count AS due FROM runs WHERE run_id = ?", (run_id,)
+        )
+        return bool(rows and rows[0]["due"])
+
+    def wake_resumes_of_paused_runs(self, now: float) -> None:
+        """Make the waiting resumes of every finished run due now (at start: the finish that the last
+        process recorded may not have woken them before it stopped)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE requests SET next_attempt_at = ? WHERE kind = 'resume' AND state = 'pending'"
+                " AND run_id IN (SELECT run_id FROM runs WHERE finished = 1)",
+                (now,),
+            )
+
+    @staticmethod
+    def _options(db: sqlite_utils.Database, request_id: int) -> dict[str, Any]:
+        rows = list(db.query("SELECT options FROM requests WHERE id = ?", (request_id,)))
+        return json.loads(rows[0]["options"] or "{}") if rows else {}
+
+    @classmethod
+    def _add_step(cls, db: sqlite_utils.Database, request_id: int, step: str) -> bool:
+        """Add `step` to the request's noted steps (inside a transaction); False when it was there."""
+        options = cls._options(db, request_id)
+        steps = options.setdefault("steps", [])
+        if step in steps:
+            return False
+        steps.append(step)
+        db["requests"].update(request_id, {"options": json.dumps(options)})
+        return True
+
+    # --- the watcher: many runs at a time -------------------------------------------------------------
+
+    def watched_runs(self, page_size: int = 100) -> list[WatchedRun]:
+        """Every working run, newest first, with when it is due, since when it has been quiet, and how
+        many stored runs (working or not) are newer. Depths are counted down to `page_size` times one
+        more than the number of working runs: a run deeper than that is cheaper to fetch by itself
+        than by paging, however deep it is, and gets that depth."""
+        working = self._rows(
+            "SELECT run_id, COALESCE(next_check_at, 0) AS next_check_at,"
+            " MAX(COALESCE(changed_at, 0), COALESCE(created_at, 0)) AS quiet_since"
+            " FROM runs WHERE finished = 0 ORDER BY run_id DESC"
+        )
+        cap = page_size * (len(working) + 1)
+        depths = self._rows(
+            "SELECT run_id, depth FROM (SELECT run_id, finished,"
+            " ROW_NUMBER() OVER (ORDER BY run_id DESC) - 1 AS depth FROM ("
+            " SELECT run_id, finished FROM runs WHERE run_id >= ? ORDER BY run_id DESC LIMIT ?))"
+            " WHERE finished = 0",
+            (working[-1]["run_id"] if working else 0, cap),
+        )
+        depth = {row["run_id"]: row["depth"] for row in depths}
+        return [WatchedRun(**row, depth=depth.get(row["run_id"], cap)) for row in working]
+
+    def record_checks(self, checks: list[StatusCheck], now: float) -> list[int]:
+        """Write what status checks saw, in one transaction; returns the ids of the runs where
+        something a user would see changed (those are next due at `next_check_if_changed`)."""
+        changed: list[int] = []
+        if not checks:
+            return changed
+        with self._tx() as db:
+            ids = [check.run_id for check in checks]
+            marks = ",".join("?" * len(ids))
+            found = db.query(f"SELECT * FROM runs WHERE run_id IN ({marks})", ids)
+            rows = {row["run_id"]: row for row in found}
+            quiet: list[tuple[float, float, int]] = []
+            for check in checks:
+                row = rows.get(check.run_id)
+                if row is None:
+                    continue
+                update = self._check_changes(row, check, now)
+                if update is None:
+                    quiet.append((now, check.next_check_at, check.run_id))
+                else:
+                    db["runs"].update(check.run_id, update)
+                    changed.append(check.run_id)
+            db.conn.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
+        return changed
+
+    @staticmethod
+    def _check_changes(row: dict[str, Any], check: StatusCheck, now: float) -> dict[str, Any] | None:
+        """The columns to write when `check` saw a change a user would notice, else None."""
+        old = _run_from_row(row)
+        new = replace(
+            old,
+            status=check.status or old.status,
+            result=check.result if check.result is not None else old.result,
+            summary=check.summary if check.summary is not None else old.summary,
+            web_url=check.web_url or old.web_url,
+            pull_requests=check.pull_requests if check.pull_requests is not None else old.pull_requests,
+        )
+        if new == old:
+            return None
+        update: dict[str, Any] = {
+            "checked_at": now,
+            "next_check_at": check.next_check_if_changed or check.next_check_at,
+            "status": new.status,
+            "result": new.result,
+            "summary": new.summary,
+            "web_url": new.web_url,
+            "pull_requests": json.dumps([vars(p) for p in new.pull_requests]),
+            "changed_at": now,
+            "finished": int(new.finished),
+        }
+        if new.finished and not old.finished:
+            update["finished_at"] = now
+            update["finish_count"] = row["finish_count"] + 1
+        elif old.finished and not new.finished:
+            update["finished_at"] = None
+        return update
+
+    # --- the create queue ---------------------------------------------------------------------------
+
+    def queue_head(self, kind: RequestKind, limit: int) -> list[Request]:
+        """The first `limit` pending requests of a kind, in queue order (oldest first)."""
+        rows = self._rows(
+            "SELECT * FROM requests WHERE state = 'pending' AND kind = ? ORDER BY id LIMIT ?", (kind, limit)
+        )
+        return [_request_from_row(r) for r in rows]
+
+    def requests_without_message(
+        self, kind: RequestKind, now: float, limit: int
+    ) -> list[tuple[Request, int]]:
+        """Due pending requests of a kind that have no status message yet, oldest first, each with its
+        place in the queue (1: next to start)."""
+        rows = self._rows(
+            "SELECT r.*, (SELECT COUNT(*) FROM requests q WHERE q.state = 'pending' AND q.kind = r.kind"
+            " AND q.id <= r.id) AS position FROM requests r WHERE r.state = 'pending' AND r.kind = ?"
+            " AND r.status_ts IS NULL AND r.next_attempt_at <= ? ORDER BY r.id LIMIT ?",
+            (kind, now, limit),
+        )
+        return [(_request_from_row(r), r["position"]) for r in rows]
+
+    def next_due_request(self, kind: RequestKind) -> float | None:
+        """When the earliest pending request of a kind is due (None when none is pending)."""
+        rows = self._rows(
+            "SELECT MIN(next_attempt_at) AS t FROM requests WHERE state = 'pending' AND kind = ?", (kind,)
+        )
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def count_runs_created_since(self, since: float) -> int:
+        """How many runs the bot has started since `since` (to refill the create limiter after a restart)."""
+        return self._rows("SELECT COUNT(*) AS n FROM runs WHERE created_at >= ?", (since,))[0]["n"]
