@@ -3,6 +3,7 @@ and config ephemerally."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -25,8 +26,18 @@ from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
+from storage.store import StorageError
 
 LIST_LENGTH = 10
+
+
+STORAGE_FAILED = (
+    "The bot couldn't save your request (its database is full or can't be written), so nothing "
+    "was started. Please tell whoever runs the bot."
+)
+
+
+log = logging.getLogger("codegen_slack.handlers")
 
 
 def register(app: App, ctx: HandlerContext) -> None:
@@ -44,7 +55,11 @@ def register(app: App, ctx: HandlerContext) -> None:
                 channel=command["channel_id"],
             )
         else:
-            reply = answer(ctx, command, parsed, respond)
+            try:
+                reply = answer(ctx, command, parsed, respond)
+            except StorageError as exc:
+                log.error("could not record /codegen from %s: %s", command.get("user_id"), exc)
+                reply = error_text(STORAGE_FAILED)
         if reply:
             ack(text=reply, response_type="ephemeral")
         else:
