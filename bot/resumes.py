@@ -36,8 +36,12 @@ HELD_NOTICE = (
 )
 DELIVERED_NOTICE = "Passed your follow-up on to the agent."
 NOTICE_EVENT = "codegen_resume_notice"
-HELD, DELIVERED = "held", "delivered"
-HELD_STEP = f"{HELD}_notice"
+DELAYED_NOTICE = (
+    "Codegen is not answering right now; your follow-up is saved and will be passed on when it is back."
+)
+HELD, DELIVERED, DELAYED = "held", "delivered", "delayed"
+NOTICE_TEXTS = {HELD: HELD_NOTICE, DELIVERED: DELIVERED_NOTICE, DELAYED: DELAYED_NOTICE}
+HELD_STEP, DELAYED_STEP = f"{HELD}_notice", f"{DELAYED}_notice"
 SENDING_STEP = "sending"
 REACTION_STEP = "reacted"
 USER_MESSAGE = "USER_MESSAGE"
@@ -101,7 +105,7 @@ class ResumeWorker:
                 self._hold(request)
                 return False
             self._on_resumed()
-        if HELD_STEP in _steps(request):  # the held notice may be in the thread: say it went on
+        if {HELD_STEP, DELAYED_STEP} & set(_steps(request)):  # a wait was announced: say it went on
             self._notice(request, DELIVERED)
         return True
 
@@ -189,11 +193,14 @@ class ResumeWorker:
         delay = min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
         log.warning("resume %s not delivered (%s); retrying in %.0f s", request.id, exc, delay)
         self._wait(request, delay, attempts=attempts)
+        if isinstance(exc, CodegenUnavailable) and request.notice is None:
+            self._notice(request, DELAYED)
+            self.d.store.update_request(request.id, notice=DELAYED)
 
 
 def notice_message(request: Request, kind: str) -> SlackMessage:
-    """The HELD or DELIVERED notice for a resume request, marked with metadata so it can be found."""
-    text = HELD_NOTICE if kind == HELD else DELIVERED_NOTICE
+    """A notice about a resume request (held, delayed, delivered), marked with metadata to be found again."""
+    text = NOTICE_TEXTS[kind]
     payload = {"request_id": request.id, "notice": kind}
     return SlackMessage(text=text, blocks=[], metadata={"event_type": NOTICE_EVENT, "event_payload": payload})
 

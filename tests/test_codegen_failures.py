@@ -70,3 +70,35 @@ def test_revoked_slack_token_turns_health_red(
     app.command("anything")
     wait_for(lambda: app.http.get("/healthz").status_code == 503, what="health to turn red")
     assert app.http.get("/healthz").json()["slack"] == "token_revoked"
+
+
+def test_follow_up_during_outage_is_announced_once_and_delivered_later(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    app.command("first pass")
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    root = wait_for(lambda: app.bot.store.get_run(run_id), what="run stored").thread_ts
+    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
+    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="finished")
+    codegen_api.fail_next(1, 503, method="POST", path="resume_run")
+    ts = slack_server.post_as_user(GENERAL, "U0BOB", "now the tests please", thread_ts=root)
+    app.event(
+        {
+            "type": "message",
+            "channel": GENERAL,
+            "channel_type": "channel",
+            "user": "U0BOB",
+            "text": "now the tests please",
+            "ts": ts,
+            "thread_ts": root,
+        }
+    )
+    wait_for(lambda: codegen_api.count(path="resume_run", status=200) == 1, timeout=40, what="delivery")
+    thread = [str(m) for m in slack_server.messages(GENERAL, thread_ts=root)]
+    assert sum("not answering" in m for m in thread) == 1
+    wait_for(
+        lambda: any(
+            "Passed your follow-up on" in str(m) for m in slack_server.messages(GENERAL, thread_ts=root)
+        ),
+        what="delivered notice",
+    )
