@@ -88,3 +88,15 @@ def bot_settings(codegen: Any, slack: Any, db: Path) -> dict[str, str]:
         for name in ("codegen_slack_poll_seconds", "codegen_timeout_seconds", "codegen_slack_watcher_share")
     }
     return bot_env(codegen, slack, db, log_level="WARNING", **defaults)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(ticks stolen by the hypervisor, all ticks) of this machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])
+
+
+def steal_since(before: tuple[int, int]) -> float:
+    """The share of CPU time the hypervisor took from this machine since `before` (from cpu_ticks())."""
+    steal, total = cpu_ticks()
+    return (steal - before[0]) / max(1, total - before[1])

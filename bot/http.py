@@ -182,7 +182,8 @@ class HttpServer:
     def close(self) -> None:
         """Stop accepting requests, finish the ones in flight, close every connection."""
         self._closing = True
-        self._server.close()
-        wasyncore.close_all(self._server._map)  # type: ignore[union-attr]  # idle keep-alive connections too
+        # The loop's own thread closes everything (listener, keep-alive connections, trigger), woken at
+        # once by the trigger, so closing never waits for the loop's timeout.
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))  # type: ignore[union-attr]
         self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]  # lets requests in flight finish
         self._thread.join(5)
