@@ -19,6 +19,7 @@ from bot.notifier import Notifier
 from bot.progress import ProgressDeps, ProgressWorker
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, ResumeWorker
+from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
@@ -54,7 +55,7 @@ class Bot:
             on_call=self.metrics.codegen_call,
         )
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        self.slack = SlackOut(self.web, on_call=self.metrics.slack_call)
+        self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
         self.watcher = Watcher(
             store=self.store,
             codegen=self.codegen,

@@ -15,6 +15,7 @@ from bot.render.messages import (
     result_messages,
     status_message,
 )
+from bot.slack_limits import EDIT, POST, REACT
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
 from storage.records import RunRecord
 from storage.store import Store
@@ -25,10 +26,18 @@ RESULT_EVENT = "codegen_run_result"
 ELAPSED_REFRESH_SECONDS = 60.0
 ELAPSED_EDITS_PER_STEP = 5
 RETRY_SECONDS = 5.0
+STATUS_SHARE = 0.8  # of Slack's edit and reaction limits, for status changes; the rest for people
+REFRESH_SHARE = 0.5  # of the edit limit, for elapsed-time and progress edits
 
 
 class Notifier:
-    """One step: fix stale status messages, post unannounced results, refresh elapsed times."""
+    """One step: post unannounced results, then fix stale status messages, then refresh elapsed times.
+
+    Results go first: they are what people wait for, and posts have their own limit (per channel),
+    so a backlog of status edits, whose limit is far lower, never delays a result. Edits and
+    reactions are made only while their share of Slack's limit has room; an edit shows a run's
+    latest state, so changes that pile up behind the limit cost one edit each run, not one each.
+    """
 
     def __init__(
         self,
@@ -44,16 +53,37 @@ class Notifier:
         self._clock = clock
 
     def step(self) -> float | None:
-        """Bring Slack up to date; returns seconds until elapsed times need refreshing."""
+        """Bring Slack up to date as far as its limits allow; returns seconds until more is due."""
         failed = False
-        for run in self._store.runs_to_show():
-            failed |= not self._attempt(run, self._show)
+        waits = [ELAPSED_REFRESH_SECONDS / 2]
         for run, finish, begun in self._store.runs_to_announce():
+            wait = self._slack.limits.wait_time(POST, run.channel)
+            if wait > 0:  # this channel's posts are used up for now; other channels go on
+                waits.append(wait)
+                continue
             failed |= not self._attempt(run, lambda r, f=finish, b=begun: self._announce(r, f, b))
+        for run in self._store.runs_to_show():
+            wait = self._edit_wait(run, STATUS_SHARE)
+            if wait > 0:
+                waits.append(wait)
+                break
+            failed |= not self._attempt(run, self._show)
         now = self._clock.now()
         for run in self._store.runs_to_refresh(now - ELAPSED_REFRESH_SECONDS, ELAPSED_EDITS_PER_STEP):
+            wait = self._edit_wait(run, REFRESH_SHARE)
+            if wait > 0:
+                waits.append(wait)
+                break
             failed |= not self._attempt(run, self._show)
-        return RETRY_SECONDS if failed else ELAPSED_REFRESH_SECONDS / 2
+        return RETRY_SECONDS if failed else min(waits)
+
+    def _edit_wait(self, run: RunRecord, share: float) -> float:
+        """Seconds until `share` of Slack's limits has room to show `run` (an edit, and a reaction
+        once it finished)."""
+        wait = self._slack.limits.wait_time(EDIT, share=share)
+        if run.finished:
+            wait = max(wait, self._slack.limits.wait_time(REACT, share=share))
+        return wait
 
     def _attempt(self, run: RunRecord, action) -> bool:
         """Run one Slack effect; False when it should be tried again later."""
@@ -72,12 +102,15 @@ class Notifier:
             return False
 
     def _show(self, run: RunRecord) -> None:
+        """Edit the status message to show the run as it is, and mark a finish on the thread."""
         assert run.status_ts
         self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
+        if run.finished:
+            self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
         self._store.mark_card_shown(run, self._clock.now())
 
     def _announce(self, run: RunRecord, finish: int, begun: bool) -> None:
-        """Post the result parts not yet in the thread, react on the thread root, remember it."""
+        """Post the result parts not yet in the thread, DM if asked, remember it."""
         messages = result_messages(run)
         for message in messages:
             if message.metadata:
@@ -97,7 +130,6 @@ class Notifier:
             if part not in posted:
                 broadcast = notify == "channel" and part == 1
                 self._slack.post(run.channel, message, thread_ts=run.thread_ts, broadcast=broadcast)
-        self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
         self._dm_requester(run, finish, dm=notify == "dm")
         self._store.mark_announced(run.run_id, finish)
         self._on_announced(self._clock.now() - (run.finished_at or self._clock.now()))

@@ -20,7 +20,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.clock import SystemClock
 from bot.render.messages import SlackMessage
+from bot.slack_limits import SlackLimits
 
 log = logging.getLogger("codegen_slack.slack")
 
@@ -79,19 +81,29 @@ class SlackHealth:
 
 
 class SlackOut:
-    """Posts, edits, reactions and ephemerals, with a DM fallback when a channel is unreachable."""
+    """Posts, edits, reactions and ephemerals, with a DM fallback when a channel is unreachable;
+    every call waits for room in Slack's limit for it (`limits`)."""
 
     def __init__(
         self,
         client: WebClient,
         health: SlackHealth | None = None,
         on_call: Callable[[str, str], None] | None = None,
+        limits: SlackLimits | None = None,
     ) -> None:
         self.client = client
         self.health = health or SlackHealth()
+        self.limits = limits or SlackLimits(SystemClock())
         self._on_call = on_call or (lambda method, outcome: None)
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        limiter = self.limits.limiter(method, params.get("channel"))
+        if limiter is None:
+            return self._send(method, params)
+        with limiter.slot():
+            return self._send(method, params)
+
+    def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             response = getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:

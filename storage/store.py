@@ -336,12 +336,11 @@ class Store:
         with self._tx() as db:
             db["runs"].update(run_id, {"shown_status": status, "shown_at": now})
 
-    def runs_to_announce(self, limit: int = 50) -> list[tuple[RunRecord, int, bool]]:
-        """Finished runs with an unannounced finish: (run, finish number, announcement begun)."""
+    def runs_to_announce(self) -> list[tuple[RunRecord, int, bool]]:
+        """Every finished run with an unannounced finish, oldest finish first: (run, finish number,
+        announcement begun)."""
         rows = self._rows(
-            "SELECT * FROM runs WHERE finished = 1 AND finish_count > announced_count"
-            " ORDER BY finished_at LIMIT ?",
-            (limit,),
+            "SELECT * FROM runs WHERE finished = 1 AND finish_count > announced_count ORDER BY finished_at"
         )
         return [(_run_from_row(r), r["finish_count"], bool(r["announcing"])) for r in rows]
 

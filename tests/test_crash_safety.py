@@ -169,12 +169,13 @@ def test_result_partly_posted_before_a_failure_is_completed_not_repeated(
     make_app, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
     app = make_app()
-    slack_server.fail_next("reactions.add", "internal_error")  # after the result post, before it is noted
     app.command("write the changelog")
     run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
     run = wait_for(lambda: app.bot.store.get_run(run_id), what="the run stored")
-    codegen_api.set_status(run_id, "COMPLETE", result="Changelog written.")
-    wait_for(lambda: slack_server.count("reactions.add", ok=False), what="the failure after the post")
+    # A result long enough for two messages; the first is posted, the second fails.
+    slack_server.fail_next("chat.postMessage", "internal_error", after=1)
+    codegen_api.set_status(run_id, "COMPLETE", result="Changelog written.\n" + "A line of changes.\n" * 1200)
+    wait_for(lambda: slack_server.count("chat.postMessage", ok=False), what="the failure after the post")
     app.bot.workers["notifier"].wake()  # its retry comes at once instead of in RETRY_SECONDS
     wait_for(
         lambda: not app.bot.store.announcement_due(run_id) and app.bot.store.get_run(run_id).finished,
@@ -182,8 +183,13 @@ def test_result_partly_posted_before_a_failure_is_completed_not_repeated(
         what="the finish announced",
     )
     results = payloads(bot_messages(slack_server, run.thread_ts), RESULT_EVENT)
-    assert [(p["finish"], p["part"]) for p in results] == [(1, 1)]
-    assert "white_check_mark" in slack_server.message(GENERAL, run.thread_ts)["reactions"]
+    parts = results[0]["parts"]
+    assert parts > 1
+    assert [(p["finish"], p["part"]) for p in results] == [(1, part) for part in range(1, parts + 1)]
+    wait_for(
+        lambda: "white_check_mark" in slack_server.message(GENERAL, run.thread_ts)["reactions"],
+        what="the finish marked on the thread",
+    )
 
 
 def test_result_is_announced_before_a_waiting_follow_up_moves_the_run_on(

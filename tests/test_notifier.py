@@ -10,10 +10,12 @@ import pytest
 
 from bot.notifier import ELAPSED_REFRESH_SECONDS, Notifier
 from bot.render.messages import SlackMessage
+from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from storage.records import RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
+from tests.servers.slack_fixtures import ALICE, start_slack_server
 from tests.servers.slack_server import SlackServer
 
 GENERAL = "C0GENERAL"
@@ -82,3 +84,67 @@ def test_finished_run_gets_no_more_elapsed_edits(parts, slack_server: SlackServe
     notifier.step()
     assert edits(slack_server) == before
     assert slack_server.count("chat.postMessage", ok=True) == 2  # the status message, then the result once
+
+
+def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_limit(tmp_path: Path) -> None:
+    """Slack allows about 50 edits a minute: 120 runs finishing together get their results in their
+    threads straight away, while their status messages catch up at the pace Slack allows, one edit
+    each, with no 429 from Slack."""
+    clock = FakeClock()
+    store = Store(str(tmp_path / "bot.db"))
+    with start_slack_server(clock) as server:
+        channels = [f"C0BURST{n:02d}" for n in range(40)]
+        for channel in channels:
+            server.add_channel(channel, name=channel.lower(), members=[ALICE])
+        server.rate_limits_enabled = False  # seeding the status messages is not the bot's doing
+        slack = SlackOut(make_web_client(server.bot_token, server.api_url), limits=SlackLimits(clock))
+        cards: dict[int, tuple[str, str]] = {}
+        for run_id in range(1, 121):
+            channel = channels[run_id % len(channels)]
+            ts = slack.post(channel, SlackMessage(text="ACTIVE", blocks=[]))
+            cards[run_id] = channel, ts
+            store.add_run(
+                RunRecord(
+                    run_id=run_id,
+                    channel=channel,
+                    thread_ts=ts,
+                    requester=ALICE,
+                    prompt="p",
+                    status_ts=ts,
+                    created_at=clock.now(),
+                    changed_at=clock.now(),
+                )
+            )
+            store.mark_shown(run_id, "ACTIVE", clock.now())
+        server.rate_limits_enabled = True
+        slack = SlackOut(make_web_client(server.bot_token, server.api_url), limits=SlackLimits(clock))
+        notifier = Notifier(store=store, slack=slack, clock=clock)
+        for run_id in cards:  # two changes each before the notifier gets to them
+            store.record_check(run_id, now=clock.now(), next_check_at=clock.now(), status="RUNNING")
+            store.record_check(
+                run_id,
+                now=clock.now(),
+                next_check_at=clock.now(),
+                status="COMPLETE",
+                result=f"result of {run_id}",
+            )
+
+        delay = notifier.step()
+        for run_id, (channel, ts) in cards.items():
+            assert f"result of {run_id}" in str(server.messages(channel, ts)[1:]), run_id
+        assert 0 < edits(server) < 50
+        assert delay is not None and 0 < delay <= 60
+
+        for _ in range(100):
+            if not store.runs_to_show():
+                break
+            clock.advance(max(delay or 0.0, 0.1))
+            delay = notifier.step()
+        assert not store.runs_to_show()
+        assert edits(server) == 120  # one per run: its final state, not each change
+        assert server.count("reactions.add", ok=True) == 120
+        assert not [c for c in server.calls if c.error == "ratelimited"]
+        assert clock.now() - 1_800_000_000.0 >= 60  # 120 edits cannot fit in Slack's first minute
+        for channel, ts in cards.values():
+            assert "COMPLETE" in str(server.message(channel, ts)["blocks"])
+    store.close()

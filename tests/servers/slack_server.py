@@ -234,7 +234,7 @@ class SlackServer:
         self._lock = threading.RLock()
         self._limits = dict(DEFAULT_LIMITS)
         self._windows: dict[tuple[str, ...], deque[float]] = {}
-        self._faults: dict[str, deque[_Fault]] = {}
+        self._faults: dict[str, deque[_Fault | None]] = {}  # None: let one call through
         self._delays: dict[str, deque[float]] = {}
         self._channels: dict[str, _Channel] = {}
         self._dms: dict[tuple[str, ...], str] = {}
@@ -413,14 +413,16 @@ class SlackServer:
         *,
         http_status: int = 200,
         retry_after: int | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `count` calls of `method` with `error`.
+        """Answer the next `count` calls of `method` with `error` (after letting `after` calls through).
 
         "ratelimited" (or http_status=429) answers 429 with Retry-After (`retry_after`, default 1);
         another http_status >= 400 answers an HTML error page, as Slack's load balancers do.
         """
         with self._lock:
             queue = self._faults.setdefault(method, deque())
+            queue.extend([None] * after)
             queue.extend(_Fault(error, http_status, retry_after) for _ in range(count))
 
     def delay_next(self, method: str, seconds: float, count: int = 1) -> None:
@@ -502,8 +504,9 @@ class SlackServer:
         if handler is None:
             return _Reply.failure("unknown_method")
         faults = self._faults.get(method)
-        if faults:
-            return faults.popleft().reply()
+        fault = faults.popleft() if faults else None
+        if fault is not None:
+            return fault.reply()
         self._authenticate(method, token)
         retry_after = self._rate_limited(method, params)
         if retry_after is not None:
