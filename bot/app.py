@@ -81,7 +81,7 @@ class Bot:
                 clock=self.clock,
                 creates_per_minute=settings.codegen_creates_per_minute,
             ),
-            on_created=self._wake_after_start,
+            on_settled=self._wake_after_start,
         )
         resumes = ResumeWorker(
             ResumeDeps(store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock),
@@ -143,6 +143,7 @@ class Bot:
         self.workers["notifier"].wake()
 
     def _wake_after_start(self) -> None:
+        self.workers["resumes"].wake()  # replies written while the run was being made
         self.workers["notifier"].wake()
         self.workers["watcher"].wake()
         self.workers["progress"].wake()

@@ -18,7 +18,7 @@ from bot.codegen import (
     RateLimits,
     SlidingWindowLimiter,
 )
-from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request
+from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import with_thread_context
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
@@ -37,6 +37,8 @@ NOTICE_RETRY_SECONDS = 1.0
 DELAY_NOTICE = (
     "Codegen is not answering right now; your request is saved and will start as soon as it is back."
 )
+DELAYED, DELAYED_STEP = "delayed", "delayed_notice"
+NOTICE_EVENT = "codegen_create_notice"
 
 
 @dataclass
@@ -62,9 +64,9 @@ class CreateWorker:
     limit (a message not yet re-edited overstates the wait, never understates it).
     """
 
-    def __init__(self, deps: CreateDeps, on_created: Callable[[], None]) -> None:
+    def __init__(self, deps: CreateDeps, on_settled: Callable[[], None]) -> None:
         self.d = deps
-        self._on_created = on_created
+        self._on_settled = on_settled  # a request became a run, or failed for good
         self._edits = SlidingWindowLimiter(QUEUE_EDITS_PER_MINUTE, 60.0, deps.clock)
         # Creates of the last minute (before a restart) still count against Codegen's limit.
         limiter = deps.limits.create
@@ -217,7 +219,7 @@ class CreateWorker:
         )
         self.d.store.add_run(record, request_id=request.id)
         log.info("request %s became run %s", request.id, run.id)
-        self._on_created()
+        self._on_settled()
 
     def _prompt(self, request: Request) -> str:
         if not request.options.get("thread_context"):
@@ -226,23 +228,44 @@ class CreateWorker:
         return with_thread_context(request.prompt, messages, skip_ts=request.options.get("message_ts", ""))
 
     def _fail(self, request: Request, reason: str) -> None:
-        """The run cannot be made: say why to the requester, and stop trying."""
-        self.d.store.update_request(request.id, state="failed", error=reason)
+        """The run cannot be made: say why to the requester, then stop trying (in that order, so a
+        crash in between repeats the message rather than losing it)."""
         text = error_text(f"Couldn't start a Codegen agent: {reason}")
-        if request.status_ts:
-            self.d.slack.update(request.channel, request.status_ts, SlackMessage(text=text, blocks=[]))
-        else:
-            self.d.slack.ephemeral(request.channel, request.user, text, thread_ts=request.thread_ts or None)
+        try:
+            self._tell(request, SlackMessage(text=text, blocks=[]))
+        except SlackApiError as exc:
+            log.warning(
+                "request %s failed (%s); could not say so: %s", request.id, reason, exc.response.get("error")
+            )
+        self.d.store.update_request(request.id, state="failed", error=reason)
+        self.d.store.wake_follow_ups(request.id, self.d.clock.now())
+        self._on_settled()
+
+    def _tell(self, request: Request, message: SlackMessage) -> None:
+        """Show `message` in the request's status message, else only to the requester; by DM when the
+        channel is gone."""
+        try:
+            if request.status_ts:
+                self.d.slack.update(request.channel, request.status_ts, message)
+            else:
+                thread_ts = request.thread_ts or None
+                self.d.slack.ephemeral(request.channel, request.user, message.text, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in UNREACHABLE_CHANNEL:
+                raise
+            self.d.slack.direct_message(request.user, message)
 
     def _retry_later(self, request: Request, exc: Exception) -> None:
         attempts = request.attempts + 1
         delay = min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
-        log.warning("request %s: Codegen unavailable (%s); retrying in %.0f s", request.id, exc, delay)
+        log.warning("request %s not started yet (%s); retrying in %.0f s", request.id, exc, delay)
         self.d.store.update_request(request.id, attempts=attempts, next_attempt_at=self.d.clock.now() + delay)
-        if request.notice != "delayed" and request.status_ts:
-            notice = SlackMessage(text=DELAY_NOTICE, blocks=[])
-            self.d.slack.post(request.channel, notice, thread_ts=request.thread_ts)
-            self.d.store.update_request(request.id, notice="delayed")
+        if isinstance(exc, CodegenError) and request.notice != DELAYED and request.status_ts:
+            notice = request_notice(request, DELAYED, DELAY_NOTICE, NOTICE_EVENT)
+            post_for_request(
+                self.d.store, self.d.slack, request, DELAYED_STEP, notice, thread_ts=request.thread_ts
+            )
+            self.d.store.update_request(request.id, notice=DELAYED)
 
     def _slack_failed(self, request: Request, exc: SlackApiError) -> None:
         error = exc.response.get("error")

@@ -57,6 +57,13 @@ def post_for_request(
     )
 
 
+def request_notice(request: Request, kind: str, text: str, event_type: str) -> SlackMessage:
+    """A notice about a request (held, delayed, delivered…), with metadata that lets
+    `post_for_request` find it again after a crash."""
+    payload = {"request_id": request.id, "notice": kind}
+    return SlackMessage(text=text, blocks=[], metadata={"event_type": event_type, "event_payload": payload})
+
+
 def create_run_once(
     store: Store, codegen: CodegenClient, request: Request, prompt: str, **create: Any
 ) -> AgentRun:

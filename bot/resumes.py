@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RunLog, RunNotResumable
-from bot.once import post_for_request
+from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage, error_text
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
 from storage.records import Request
@@ -27,6 +27,7 @@ from storage.store import RESUMED_STEP, Store
 log = logging.getLogger("codegen_slack.resumes")
 
 WAITING_RECHECK_SECONDS = 60.0
+UNMADE_RUN_RECHECK_SECONDS = 10.0
 ANNOUNCEMENT_WAIT_SECONDS = 0.25
 RETRY_MIN_SECONDS = 5.0
 RETRY_MAX_SECONDS = 120.0
@@ -93,6 +94,11 @@ class ResumeWorker:
 
     def _advance(self, request: Request) -> bool:
         """Do the request's remaining effects; True when all are done, False when it must wait."""
+        if request.run_id is None:
+            attached = self._attach(request)
+            if attached is None:
+                return False
+            request = attached
         assert request.run_id is not None
         if self.d.store.announcement_due(request.run_id):
             self._wait(request, ANNOUNCEMENT_WAIT_SECONDS)
@@ -108,6 +114,20 @@ class ResumeWorker:
         if {HELD_STEP, DELAYED_STEP} & set(_steps(request)):  # a wait was announced: say it went on
             self._notice(request, DELIVERED)
         return True
+
+    def _attach(self, request: Request) -> Request | None:
+        """A reply written while its run was still being made: the request with its run once the run
+        exists (storage attaches it then; this covers a reply recorded just as it did), else None."""
+        create = self.d.store.get_request(int(request.options.get("after_create") or 0))
+        if create is not None and create.run_id is not None:
+            self.d.store.update_request(request.id, run_id=create.run_id)
+            return replace(request, run_id=create.run_id)
+        if create is None or create.state not in ("pending", "fetching"):
+            self._refuse(request, "the run it follows up never started.")
+            return None
+        self._react(request)
+        self._wait(request, UNMADE_RUN_RECHECK_SECONDS)
+        return None
 
     def _react(self, request: Request) -> None:
         """👀 on the reply (idempotent: Slack refuses a second identical reaction)."""
@@ -200,9 +220,7 @@ class ResumeWorker:
 
 def notice_message(request: Request, kind: str) -> SlackMessage:
     """A notice about a resume request (held, delayed, delivered), marked with metadata to be found again."""
-    text = NOTICE_TEXTS[kind]
-    payload = {"request_id": request.id, "notice": kind}
-    return SlackMessage(text=text, blocks=[], metadata={"event_type": NOTICE_EVENT, "event_payload": payload})
+    return request_notice(request, kind, NOTICE_TEXTS[kind], NOTICE_EVENT)
 
 
 def _steps(request: Request) -> list[str]:

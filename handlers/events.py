@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -51,10 +52,10 @@ def handle_message(
     text = strip_bot_mention(event.get("text") or "", bot_user_id or "")
     key = f"message:{channel}:{ts}"
     files = event.get("files") or []
-    run = ctx.store.run_for_thread(channel, thread_ts) if thread_ts else None
-    if run is not None:
-        if ctx.resume_policy == "requester" and user != run.requester:
-            text = f":warning: Only <@{run.requester}>, who started this run, can send it follow-ups."
+    target = follow_up_target(ctx, channel, thread_ts)
+    if target is not None:
+        if ctx.resume_policy == "requester" and user != target.requester:
+            text = f":warning: Only <@{target.requester}>, who started this run, can send it follow-ups."
             ctx.tell_privately(context.client, channel, user, text, thread_ts)
             return
         refusal = record_resume(
@@ -65,7 +66,8 @@ def handle_message(
             prompt=slack_to_plain(text).strip(),
             thread_ts=thread_ts or ts,
             message_ts=ts,
-            run_id=run.run_id,
+            run_id=target.run_id,
+            after_create=target.after_create,
             files=files,
         )
         ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
@@ -91,6 +93,28 @@ def handle_message(
         files=files,
     )
     ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
+
+
+@dataclass(frozen=True)
+class FollowUpTarget:
+    """What a reply in a run's thread follows up: the run, or the create request still making it."""
+
+    requester: str
+    run_id: int | None
+    after_create: int | None
+
+
+def follow_up_target(ctx: HandlerContext, channel: str, thread_ts: str | None) -> FollowUpTarget | None:
+    """The run a reply in this thread goes to: the thread's run, else the run being made for it."""
+    if not thread_ts:
+        return None
+    run = ctx.store.run_for_thread(channel, thread_ts)
+    if run is not None:
+        return FollowUpTarget(run.requester, run.run_id, None)
+    making = ctx.store.create_for_thread(channel, thread_ts)
+    if making is not None:
+        return FollowUpTarget(making.user, None, making.id)
+    return None
 
 
 def _not_a_run(parsed: object) -> str:

@@ -72,10 +72,12 @@ def record_resume(
     prompt: str,
     thread_ts: str,
     message_ts: str,
-    run_id: int,
+    run_id: int | None,
+    after_create: int | None = None,
     files: Iterable[dict[str, Any]] = (),
 ) -> str | None:
-    """Queue a resume prompt for a run; returns a refusal message, or None when recorded."""
+    """Queue a resume prompt for a run, or for the run that create request `after_create` is still
+    making (it waits for that run); returns a refusal message, or None when recorded."""
     files = list(files)
     if not prompt.strip() and not files:
         return None
@@ -92,7 +94,7 @@ def record_resume(
         prompt=prompt,
         thread_ts=thread_ts,
         run_id=run_id,
-        options={"message_ts": message_ts},
+        options={"message_ts": message_ts, **({"after_create": after_create} if after_create else {})},
     )
     return None
 

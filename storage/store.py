@@ -28,6 +28,11 @@ from storage.schema import migrate
 
 EVENT_MEMORY_SECONDS = 24 * 3600
 RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its prompt
+# Replies waiting for the run that one create request (the parameter) is still making.
+_FOLLOW_UPS_OF = (
+    "state IN ('pending', 'fetching') AND kind = 'resume' AND run_id IS NULL"
+    " AND json_extract(options, '$.after_create') = ?"
+)
 
 
 class StorageError(Exception):
@@ -224,6 +229,10 @@ class Store:
             )
             if request_id is not None:
                 db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
+                db.execute(  # replies written in the thread while the run was being made
+                    f"UPDATE requests SET run_id = ?, next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}",
+                    (run.run_id, run.created_at, request_id),
+                )
 
     def count_runs_by_status(self) -> dict[str, int]:
         """How many runs the bot knows in each status."""
@@ -234,6 +243,20 @@ class Store:
         """One run by Codegen id."""
         rows = self._rows("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return _run_from_row(rows[0]) if rows else None
+
+    def wake_follow_ups(self, create_id: int, now: float) -> None:
+        """Make the replies waiting for the run of create request `create_id` due now (it failed)."""
+        with self._tx() as db:
+            db.execute(f"UPDATE requests SET next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}", (now, create_id))
+
+    def create_for_thread(self, channel: str, thread_ts: str) -> Request | None:
+        """The request still making the run of a Slack thread, if any."""
+        rows = self._rows(
+            "SELECT * FROM requests WHERE kind = 'create' AND state IN ('pending', 'fetching')"
+            " AND channel = ? AND thread_ts = ? ORDER BY id DESC LIMIT 1",
+            (channel, thread_ts),
+        )
+        return _request_from_row(rows[0]) if rows else None
 
     def run_for_thread(self, channel: str, thread_ts: str) -> RunRecord | None:
         """The run that a Slack thread belongs to, if any."""

@@ -47,7 +47,7 @@ class Queue:
             store=self.store, codegen=self.client, limits=limits, slack=slack,
             repos=RepoDirectory(self.client, self.clock), clock=self.clock, creates_per_minute=LIMIT,
         )
-        self.worker = CreateWorker(deps, on_created=lambda: None)
+        self.worker = CreateWorker(deps, on_settled=lambda: None)
 
     def stop_process(self) -> None:
         assert self.store and self.client

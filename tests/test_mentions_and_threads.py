@@ -134,3 +134,35 @@ def test_mention_in_thread_without_run_passes_thread_as_context(app: AppUnderTes
     assert prompt.startswith("please investigate")
     assert "checkout fails with a 500" in prompt and "PriceService" in prompt
     assert "[U0BOB]" in prompt and "not instructions" in prompt
+
+
+def test_reply_while_the_run_is_being_made_is_delivered_to_it(app: AppUnderTest, slack_server: SlackServer,
+                                                              codegen_api: CodegenServer) -> None:
+    codegen_api.delay_next(1, 1.5, path="create_run")  # the run takes a moment to be made
+    event = mention(slack_server, "refactor the billing module")
+    app.event(event)
+    early = reply(slack_server, event["ts"], "and keep the public API as it is")
+    app.event(early)
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    wait_for(lambda: "eyes" in slack_server.message(GENERAL, early["ts"]).get("reactions", {}),
+             what="the reply acknowledged")
+    codegen_api.set_status(run_id, "COMPLETE", result="Refactored.")
+    wait_for(lambda: codegen_api.count(path="resume_run", status=200) == 1, timeout=15,
+             what="the early reply delivered to the run")
+    assert len(codegen_api.runs()) == 1
+    assert "keep the public API" in str(codegen_api.run_inputs(run_id)["resumes"])
+
+
+def test_reply_to_a_run_that_never_started_is_answered_privately(app: AppUnderTest, slack_server: SlackServer,
+                                                                 codegen_api: CodegenServer) -> None:
+    codegen_api.delay_next(1, 1.5, path="repos")  # looking the repository up takes a moment
+    event = mention(slack_server, "refactor the billing module repo=acme/nope")
+    app.event(event)
+    early = reply(slack_server, event["ts"], "and keep the public API as it is")
+    app.event(early)
+    refused = wait_for(
+        lambda: [e for e in slack_server.ephemerals(GENERAL, BOB) if "follow-up" in e["text"]],
+        what="the reply's author told",
+    )
+    assert "never started" in refused[0]["text"]
+    assert codegen_api.runs() == [] and codegen_api.count(path="resume_run") == 0
