@@ -1,0 +1,223 @@
+"""Runs and the Slack threads they belong to, and the watcher's status checks of many runs at a time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from typing import Any
+
+from storage.database import RESUMED_STEP, StoreBase
+from storage.records import PullRequest, Request, RunRecord, StatusCheck, WatchedRun
+from storage.rows import request_from_row, run_from_row
+
+# Replies waiting for the run that one create request (the parameter) is still making.
+_FOLLOW_UPS_OF = (
+    "state IN ('pending', 'fetching') AND kind = 'resume' AND run_id IS NULL"
+    " AND json_extract(options, '$.after_create') = ?"
+)
+
+
+class RunStore(StoreBase):
+    """Runs and threads: storing a run, finding it, and writing what its status checks saw."""
+
+    # --- runs and threads ----------------------------------------------------------------------
+
+    def add_run(self, run: RunRecord, *, request_id: int | None = None) -> None:
+        """Store a new run, map its thread to it, and mark the request that made it done."""
+        row = {f.name: getattr(run, f.name) for f in fields(RunRecord)}
+        row["pull_requests"] = json.dumps([vars(p) for p in run.pull_requests])
+        row["finished"] = int(run.finished)
+        row["finish_count"] = int(run.finished)  # already finished (found after a crash): announce it
+        row["next_check_at"] = run.created_at
+        with self._tx() as db:
+            db["runs"].insert(row, replace=True)
+            db["threads"].insert(
+                {"channel": run.channel, "thread_ts": run.thread_ts, "run_id": run.run_id},
+                replace=True,
+            )
+            if request_id is not None:
+                db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
+                db.execute(  # replies written in the thread while the run was being made
+                    f"UPDATE requests SET run_id = ?, next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}",
+                    (run.run_id, run.created_at, request_id),
+                )
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        """How many runs the bot knows in each status."""
+        rows = self._rows("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        """One run by Codegen id."""
+        rows = self._rows("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return run_from_row(rows[0]) if rows else None
+
+    def wake_follow_ups(self, create_id: int, now: float) -> None:
+        """Make the replies waiting for the run of create request `create_id` due now (it failed)."""
+        with self._tx() as db:
+            db.execute(f"UPDATE requests SET next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}", (now, create_id))
+
+    def create_for_thread(self, channel: str, thread_ts: str) -> Request | None:
+        """The request still making the run of a Slack thread, if any."""
+        rows = self._rows(
+            "SELECT * FROM requests WHERE kind = 'create' AND state IN ('pending', 'fetching')"
+            " AND channel = ? AND thread_ts = ? ORDER BY id DESC LIMIT 1",
+            (channel, thread_ts),
+        )
+        return request_from_row(rows[0]) if rows else None
+
+    def run_for_thread(self, channel: str, thread_ts: str) -> RunRecord | None:
+        """The run that a Slack thread belongs to, if any."""
+        rows = self._rows(
+            "SELECT runs.* FROM threads JOIN runs USING (run_id)"
+            " WHERE threads.channel = ? AND threads.thread_ts = ?",
+            (channel, thread_ts),
+        )
+        return run_from_row(rows[0]) if rows else None
+
+    def runs_for_user(self, user: str, limit: int = 10, channel: str | None = None) -> list[RunRecord]:
+        """A user's most recent runs, newest first (optionally in one channel)."""
+        sql = "SELECT * FROM runs WHERE requester = ?"
+        params: tuple[Any, ...] = (user,)
+        if channel:
+            sql += " AND channel = ?"
+            params += (channel,)
+        rows = self._rows(sql + " ORDER BY created_at DESC, run_id DESC LIMIT ?", (*params, limit))
+        return [run_from_row(r) for r in rows]
+
+    def active_runs(self) -> list[RunRecord]:
+        """Runs still working, oldest first."""
+        rows = self._rows("SELECT * FROM runs WHERE finished = 0 ORDER BY run_id")
+        return [run_from_row(r) for r in rows]
+
+    def due_runs(self, now: float) -> list[RunRecord]:
+        """Working runs whose next status check is due, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM runs WHERE finished = 0 AND next_check_at <= ? ORDER BY run_id", (now,)
+        )
+        return [run_from_row(r) for r in rows]
+
+    def next_check_due(self) -> float | None:
+        """When the earliest working run is next due for a check."""
+        rows = self._rows("SELECT MIN(next_check_at) AS t FROM runs WHERE finished = 0")
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def count_runs_since(self, run_id: int) -> int:
+        """How many stored runs are as new as or newer than `run_id` (estimates list paging)."""
+        return self._rows("SELECT COUNT(*) AS n FROM runs WHERE run_id >= ?", (run_id,))[0]["n"]
+
+    def record_check(
+        self,
+        run_id: int,
+        *,
+        now: float,
+        next_check_at: float,
+        next_check_if_changed: float | None = None,
+        status: str | None = None,
+        result: str | None = None,
+        summary: str | None = None,
+        web_url: str | None = None,
+        pull_requests: tuple[PullRequest, ...] | None = None,
+    ) -> bool:
+        """Write what a status check saw; True when something a user would see changed."""
+        check = StatusCheck(
+            run_id, next_check_at, next_check_if_changed, status, result, summary, web_url, pull_requests
+        )
+        return bool(self.record_checks([check], now))
+
+    def mark_resumed(self, run_id: int, now: float, *, request_id: int | None = None) -> None:
+        """A resume was accepted: the run works again and is checked soon; the resume request (if
+        given) gets its "resumed" step noted in the same transaction."""
+        with self._tx() as db:
+            if request_id is not None:
+                self._add_step(db, request_id, RESUMED_STEP)
+            db["runs"].update(
+                run_id,
+                {
+                    "status": "ACTIVE",
+                    "finished": 0,
+                    "finished_at": None,
+                    "changed_at": now,
+                    "next_check_at": now,
+                },
+            )
+
+    # --- the watcher: many runs at a time -------------------------------------------------------------
+
+    def watched_runs(self, page_size: int = 100) -> list[WatchedRun]:
+        """Every working run, newest first, with when it is due, since when it has been quiet, and how
+        many stored runs (working or not) are newer. Depths are counted down to `page_size` times one
+        more than the number of working runs: a run deeper than that is cheaper to fetch by itself
+        than by paging, however deep it is, and gets that depth."""
+        working = self._rows(
+            "SELECT run_id, COALESCE(next_check_at, 0) AS next_check_at,"
+            " MAX(COALESCE(changed_at, 0), COALESCE(created_at, 0)) AS quiet_since"
+            " FROM runs WHERE finished = 0 ORDER BY run_id DESC"
+        )
+        cap = page_size * (len(working) + 1)
+        depths = self._rows(
+            "SELECT run_id, depth FROM (SELECT run_id, finished,"
+            " ROW_NUMBER() OVER (ORDER BY run_id DESC) - 1 AS depth FROM ("
+            " SELECT run_id, finished FROM runs WHERE run_id >= ? ORDER BY run_id DESC LIMIT ?))"
+            " WHERE finished = 0",
+            (working[-1]["run_id"] if working else 0, cap),
+        )
+        depth = {row["run_id"]: row["depth"] for row in depths}
+        return [WatchedRun(**row, depth=depth.get(row["run_id"], cap)) for row in working]
+
+    def record_checks(self, checks: list[StatusCheck], now: float) -> list[int]:
+        """Write what status checks saw, in one transaction; returns the ids of the runs where
+        something a user would see changed (those are next due at `next_check_if_changed`)."""
+        changed: list[int] = []
+        if not checks:
+            return changed
+        with self._tx() as db:
+            ids = [check.run_id for check in checks]
+            marks = ",".join("?" * len(ids))
+            found = db.query(f"SELECT * FROM runs WHERE run_id IN ({marks})", ids)
+            rows = {row["run_id"]: row for row in found}
+            quiet: list[tuple[float, float, int]] = []
+            for check in checks:
+                row = rows.get(check.run_id)
+                if row is None:
+                    continue
+                update = self._check_changes(row, check, now)
+                if update is None:
+                    quiet.append((now, check.next_check_at, check.run_id))
+                else:
+                    db["runs"].update(check.run_id, update)
+                    changed.append(check.run_id)
+            db.conn.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
+        return changed
+
+    @staticmethod
+    def _check_changes(row: dict[str, Any], check: StatusCheck, now: float) -> dict[str, Any] | None:
+        """The columns to write when `check` saw a change a user would notice, else None."""
+        old = run_from_row(row)
+        new = replace(
+            old,
+            status=check.status or old.status,
+            result=check.result if check.result is not None else old.result,
+            summary=check.summary if check.summary is not None else old.summary,
+            web_url=check.web_url or old.web_url,
+            pull_requests=check.pull_requests if check.pull_requests is not None else old.pull_requests,
+        )
+        if new == old:
+            return None
+        update: dict[str, Any] = {
+            "checked_at": now,
+            "next_check_at": check.next_check_if_changed or check.next_check_at,
+            "status": new.status,
+            "result": new.result,
+            "summary": new.summary,
+            "web_url": new.web_url,
+            "pull_requests": json.dumps([vars(p) for p in new.pull_requests]),
+            "changed_at": now,
+            "finished": int(new.finished),
+        }
+        if new.finished and not old.finished:
+            update["finished_at"] = now
+            update["finish_count"] = row["finish_count"] + 1
+        elif old.finished and not new.finished:
+            update["finished_at"] = None
+        return update
