@@ -149,6 +149,15 @@ def test_finished_run_stops_the_clock() -> None:
     assert "· 3d 2h" in section_texts([long_run])
 
 
+def test_card_of_a_run_codegen_stopped_answering_about_says_so() -> None:
+    checked = run(checked_at=T0 + 60)
+    assert "hasn't answered" not in json.dumps(status_message(checked, now=T0 + 120).blocks)
+    stale = json.dumps(status_message(checked, now=T0 + 60 + 300).blocks)
+    assert f"Codegen hasn't answered since <!date^{int(T0) + 60}^{{time}}|5m 0s ago>" in stale
+    done = finished(checked_at=T0 + 60)
+    assert "hasn't answered" not in json.dumps(status_message(done, now=T0 + 3600).blocks)
+
+
 def test_status_message_shortens_long_prompts() -> None:
     message = status_message(run(prompt="word " * 1_000), now=T0)
     assert_slack_accepts(message)

@@ -29,6 +29,7 @@ REQUEST_EVENT = "codegen_request"
 RECEIVED_REACTION = "eyes"
 PROMPT_EXCERPT_CHARS = 200
 MAX_RESULT_MESSAGES = 5
+STALE_AFTER_SECONDS = 120.0  # a working run is checked every few seconds; this long means an outage
 
 _WAITING = frozenset({"PENDING", "QUEUED"})
 _SUCCEEDED = frozenset({"COMPLETE"})
@@ -103,6 +104,9 @@ def status_message(run: RunRecord, now: float) -> SlackMessage:
     progress = progress_text(run)
     if progress:
         blocks.append(_context([progress]))
+    stale = _stale_note(run, now)
+    if stale:
+        blocks.append(_context([stale]))
     buttons, unlinked = _buttons(run)
     actions = _action_blocks(buttons)
     if actions:
@@ -252,6 +256,18 @@ def _elapsed(run: RunRecord, now: float) -> str | None:
         return None
     end = run.finished_at if run.finished and run.finished_at else now
     return format_duration(end - run.created_at)
+
+
+def _stale_note(run: RunRecord, now: float) -> str | None:
+    """For a working run whose status Codegen has not given for a while (an outage): since when."""
+    last = max(run.checked_at, run.created_at)
+    if run.finished or last <= 0 or now - last < STALE_AFTER_SECONDS:
+        return None
+    ago = format_duration(now - last)
+    return (
+        f"⚠️ Codegen hasn't answered since <!date^{int(last)}^{{time}}|{ago} ago>;"
+        " this may be out of date. The bot keeps trying."
+    )
 
 
 def _excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
