@@ -188,10 +188,8 @@ def main() -> None:
     slack = start_slack()
     port = free_port()
     settings = bot_settings(codegen, slack, db)
-    bot = BotProcess(
-        "bot.cli", ["serve", "--host", "127.0.0.1", "--port", str(port)], settings, workdir, port
-    )
-    bot.start()
+    bot = BotProcess(settings, workdir, port)
+    bot.start(timeout=60)
     try:
         warm = Sender(bot.url)
         warm.command("help")  # the first request also looks up who the bot is

@@ -200,8 +200,8 @@ def run_case(variant: str, n: int, args: argparse.Namespace, template: Path) -> 
     settings = bot_settings(codegen, slack, db)
     port = free_port()
     module = "bench.naive" if variant == "naive" else "bot.cli"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    bot = BotProcess(module, serve, settings, workdir, port).start()
+    bot = BotProcess(settings, workdir, port, module=module)
+    bot.start(timeout=60)
     try:
         time.sleep(WARM_UP_SECONDS)
         before = bot.cpu_seconds()

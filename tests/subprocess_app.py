@@ -74,13 +74,17 @@ def _process_env(env: dict[str, str]) -> dict[str, str]:
 
 
 class SubprocessApp:
-    """The bot in its own process on 127.0.0.1:`port`, working in `workdir` (no .env there)."""
+    """The bot (`python -m MODULE serve`) in its own process on 127.0.0.1:`port`, working in `workdir`
+    (no .env there)."""
 
     command = AppUnderTest.command
     event = AppUnderTest.event
 
-    def __init__(self, env: dict[str, str], workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, port: int | None = None, module: str = "bot.cli"
+    ) -> None:
         self.env = env
+        self.module = module
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -98,7 +102,7 @@ class SubprocessApp:
         """Start `serve` without waiting for it (start several at once, then `wait_ready` each)."""
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=self.workdir,
                 env=_process_env(self.env),
                 stdout=out,

@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CODEGEN_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def service_env(codegen: CodegenServer, slack: SlackServer, **overrides: str) -> dict[str, str]:
-    env = {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": "s3cret-signing",
-        "SLACK_API_URL": slack.api_url,
-        "CODEGEN_API_TOKEN": codegen.token,
-        "CODEGEN_ORG_ID": str(codegen.org_id),
-        "CODEGEN_API_BASE_URL": codegen.url,
-    }
-    env.update(overrides)
-    return env
+from tests.subprocess_app import bot_env, run_cli
 
 
 def test_missing_settings_name_each_variable_and_exit_2(tmp_path: Path) -> None:
-    result = run_cli(
-        "serve",
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "CODEGEN_ORG_ID": "not-a-number"},
-        cwd=tmp_path,
-    )
+    result = run_cli(["serve"], {"CODEGEN_ORG_ID": "not-a-number"}, tmp_path)
     assert result.returncode == 2
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CODEGEN_API_TOKEN", "CODEGEN_ORG_ID"):
         assert name in result.stderr
@@ -52,9 +20,9 @@ def test_missing_settings_name_each_variable_and_exit_2(tmp_path: Path) -> None:
 def test_settings_are_read_from_dotenv(
     tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
-    env = service_env(codegen_api, slack_server)
+    env = bot_env(codegen_api, slack_server, tmp_path / "bot.db")
     (tmp_path / ".env").write_text(f"CODEGEN_API_TOKEN={env.pop('CODEGEN_API_TOKEN')}\n")
-    result = run_cli("check", env=env, cwd=tmp_path)
+    result = run_cli(["check"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Slack: ok" in result.stdout and "Codegen: ok" in result.stdout
 
@@ -62,10 +30,14 @@ def test_settings_are_read_from_dotenv(
 def test_check_says_what_is_wrong(
     tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
-    env = service_env(
-        codegen_api, slack_server, SLACK_BOT_TOKEN="xoxb-wrong", CODEGEN_API_TOKEN="wrong-token"
+    env = bot_env(
+        codegen_api,
+        slack_server,
+        tmp_path / "bot.db",
+        slack_bot_token="xoxb-wrong",
+        codegen_api_token="wrong-token",
     )
-    result = run_cli("check", env=env, cwd=tmp_path)
+    result = run_cli(["check"], env, tmp_path)
     assert result.returncode == 1
     assert "Slack: FAILED — invalid_auth" in result.stdout
     assert "Codegen: FAILED" in result.stdout and "CODEGEN_API_TOKEN" in result.stdout
@@ -74,7 +46,6 @@ def test_check_says_what_is_wrong(
 
 def test_unreachable_services_are_named_not_traced(tmp_path: Path) -> None:
     env = {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         "SLACK_BOT_TOKEN": "xoxb-x",
         "SLACK_SIGNING_SECRET": "s",
         "SLACK_API_URL": "http://127.0.0.1:9/api/",
@@ -82,7 +53,7 @@ def test_unreachable_services_are_named_not_traced(tmp_path: Path) -> None:
         "CODEGEN_ORG_ID": "1",
         "CODEGEN_API_BASE_URL": "http://127.0.0.1:9",
     }
-    result = run_cli("check", env=env, cwd=tmp_path)
+    result = run_cli(["check"], env, tmp_path)
     assert result.returncode == 1
     assert "Slack: FAILED" in result.stdout and "Codegen: FAILED" in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
