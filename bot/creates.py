@@ -18,6 +18,7 @@ from bot.codegen import (
     RateLimits,
     SlidingWindowLimiter,
 )
+from bot.loop import retry_delay
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import with_thread_context
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
@@ -28,8 +29,6 @@ from storage.store import Store
 
 log = logging.getLogger("codegen_slack.creates")
 
-RETRY_MIN_SECONDS = 5.0
-RETRY_MAX_SECONDS = 120.0
 QUEUE_EDITS_PER_MINUTE = 20  # of Slack's 50 chat.update calls a minute; the rest is the notifier's
 QUEUE_HEAD = 50  # positions kept current: the requests that start within the next few minutes
 NOTICES_PER_STEP = 20  # queued messages posted per step, so starts are never held up for long
@@ -257,7 +256,7 @@ class CreateWorker:
 
     def _retry_later(self, request: Request, exc: Exception) -> None:
         attempts = request.attempts + 1
-        delay = min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
+        delay = retry_delay(attempts)
         log.warning("request %s not started yet (%s); retrying in %.0f s", request.id, exc, delay)
         self.d.store.update_request(request.id, attempts=attempts, next_attempt_at=self.d.clock.now() + delay)
         if isinstance(exc, CodegenError) and request.notice != DELAYED and request.status_ts:

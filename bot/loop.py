@@ -10,6 +10,13 @@ log = logging.getLogger("codegen_slack.worker")
 
 IDLE_SECONDS = 30.0
 ERROR_BACKOFF_SECONDS = 5.0
+RETRY_MIN_SECONDS = 5.0
+RETRY_MAX_SECONDS = 120.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before retrying a request that has failed `attempts` times: 5 s, doubling, at most 2 min."""
+    return min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
 
 
 class Worker:

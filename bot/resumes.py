@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RunLog, RunNotResumable
+from bot.loop import retry_delay
 from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage, error_text
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
@@ -29,8 +30,6 @@ log = logging.getLogger("codegen_slack.resumes")
 WAITING_RECHECK_SECONDS = 60.0
 UNMADE_RUN_RECHECK_SECONDS = 10.0
 ANNOUNCEMENT_WAIT_SECONDS = 0.25
-RETRY_MIN_SECONDS = 5.0
-RETRY_MAX_SECONDS = 120.0
 HELD_NOTICE = (
     "The agent is still working, so it can't take your message yet. "
     "I'll pass it on as soon as the run pauses or finishes."
@@ -210,7 +209,7 @@ class ResumeWorker:
 
     def _retry_later(self, request: Request, exc: Exception) -> None:
         attempts = request.attempts + 1
-        delay = min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
+        delay = retry_delay(attempts)
         log.warning("resume %s not delivered (%s); retrying in %.0f s", request.id, exc, delay)
         self._wait(request, delay, attempts=attempts)
         if isinstance(exc, CodegenUnavailable) and request.notice is None:
