@@ -215,6 +215,8 @@ class RunStore(StoreBase):
             "changed_at": now,
             "finished": int(new.finished),
         }
+        if new.pull_requests != old.pull_requests:
+            update["shown_at"] = None  # the card's PR buttons are due now, not at the next minute's refresh
         if new.finished and not old.finished:
             update["finished_at"] = now
             update["finish_count"] = row["finish_count"] + 1

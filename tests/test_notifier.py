@@ -12,7 +12,7 @@ from bot.notifier import ELAPSED_REFRESH_SECONDS, Notifier
 from bot.render.messages import SlackMessage
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
-from storage.records import RunRecord
+from storage.records import PullRequest, RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
 from tests.servers.slack_fixtures import ALICE, start_slack_server
@@ -73,6 +73,17 @@ def test_elapsed_time_is_refreshed_about_once_a_minute(parts, slack_server: Slac
     notifier.step()
     assert edits(slack_server) == 2
     assert "1m 30s" in str(slack_server.message(GENERAL, status_ts)["blocks"])
+
+
+def test_a_pull_request_reaches_the_card_at_once(parts, slack_server: SlackServer) -> None:
+    store, notifier, clock, status_ts = parts
+    notifier.step()
+    clock.advance(5)
+    pr = PullRequest(title="Fix login", url="https://github.com/acme/web/pull/7")
+    store.record_check(1, now=clock.now(), next_check_at=clock.now() + 5, pull_requests=(pr,))
+    notifier.step()
+    assert edits(slack_server) == 2
+    assert "pull/7" in str(slack_server.message(GENERAL, status_ts)["blocks"])
 
 
 def test_finished_run_gets_no_more_elapsed_edits(parts, slack_server: SlackServer) -> None:
