@@ -26,6 +26,7 @@ METHOD_LIMITS: dict[str, int] = {
     "conversations.open": TIER_2,
     "chat.postEphemeral": TIER_4,
     "views.publish": TIER_4,
+    "users.info": TIER_4,
 }
 POSTS_PER_CHANNEL, POST_WINDOW = 10, 10.0  # one a second, bursts of ten
 

@@ -227,6 +227,14 @@ class SlackOut:
                 return
             params["cursor"] = cursor
 
+    def user_info(self, user: str) -> dict[str, Any]:
+        """Slack's record of a workspace member (users.info): name, real_name, profile, is_bot, …"""
+        return dict(self._call("users.info", user=user).get("user") or {})
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Show `view` as `user`'s App Home tab."""
+        self._call("views.publish", user_id=user, view=view)
+
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         """A thread's messages, parent first (used as context for a new run)."""
         data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
