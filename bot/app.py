@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
 from bot.creates import CreateDeps, CreateWorker
+from bot.home_refresh import HomeRefresher
 from bot.images import ImageWorker
 from bot.loop import Worker
 from bot.metrics import Metrics
@@ -113,6 +114,8 @@ class Bot:
             on_ready=self._images_ready,
         )
         self.workers["images"] = Worker("images", images.step)
+        homes = HomeRefresher(store=self.store, slack=self.slack, clock=self.clock)
+        self.workers["home"] = Worker("home", homes.step)
         self.handler_context = HandlerContext(
             store=self.store,
             clock=self.clock,
@@ -141,10 +144,12 @@ class Bot:
         self.store.wake_resumes(run_id, self.clock.now())
         self.workers["resumes"].wake()
         self.workers["notifier"].wake()
+        self.workers["home"].wake()
 
     def _wake_after_start(self) -> None:
         self.workers["resumes"].wake()  # replies written while the run was being made
         self.workers["notifier"].wake()
+        self.workers["home"].wake()
         self.workers["watcher"].wake()
         self.workers["progress"].wake()
 

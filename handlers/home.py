@@ -1,4 +1,5 @@
-"""The App Home tab: published when opened, and again when the viewer changes a default there."""
+"""The App Home tab: published when opened, and again when the viewer changes a default there (and,
+by bot/home_refresh.py, when one of their runs changes)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def register(app: App, ctx: HandlerContext) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") == "home":
             known_repositories(ctx)  # warms the repository menu
-            publish_home(ctx, client, event["user"])
+            publish_home(ctx, client, event["user"], opened=True)
 
     @app.action(HOME_DM_ON_FINISH)
     def dm_on_finish(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -53,11 +54,12 @@ def register(app: App, ctx: HandlerContext) -> None:
         _change(ctx, ack, body, client, default_repo=None, default_model=None)
 
 
-def publish_home(ctx: HandlerContext, client: WebClient, user: str) -> None:
-    """Build `user`'s Home tab from storage now; publish it after the ack."""
-    view = home_view(
-        ctx.store.runs_for_home(user, HOME_RUNS_SHOWN), ctx.store.user_prefs(user), ctx.clock.now()
-    )
+def publish_home(ctx: HandlerContext, client: WebClient, user: str, *, opened: bool = False) -> None:
+    """Build `user`'s Home tab from storage now and publish it after the ack; from now on it is kept
+    current as their runs change (bot/home_refresh.py)."""
+    now = ctx.clock.now()
+    view = home_view(ctx.store.runs_for_home(user, HOME_RUNS_SHOWN), ctx.store.user_prefs(user), now)
+    ctx.store.home_published(user, now, opened=opened)
     ctx.reply_later(lambda: client.views_publish(user_id=user, view=view))
 
 

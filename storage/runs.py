@@ -15,6 +15,8 @@ _FOLLOW_UPS_OF = (
     "state IN ('pending', 'fetching') AND kind = 'resume' AND run_id IS NULL"
     " AND json_extract(options, '$.after_create') = ?"
 )
+# Marks out of date the Home tabs (of those who opened theirs) that list the runs given after it.
+_HOMES_OF_RUNS = "UPDATE homes SET due = 1 WHERE user IN (SELECT requester FROM runs WHERE run_id IN"
 
 
 class RunStore(StoreBase):
@@ -35,6 +37,7 @@ class RunStore(StoreBase):
                 {"channel": run.channel, "thread_ts": run.thread_ts, "run_id": run.run_id},
                 replace=True,
             )
+            db.execute(f"{_HOMES_OF_RUNS} (?))", (run.run_id,))
             if request_id is not None:
                 db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
                 db.execute(  # replies written in the thread while the run was being made
@@ -188,6 +191,9 @@ class RunStore(StoreBase):
                     db["runs"].update(check.run_id, update)
                     changed.append(check.run_id)
             db.conn.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
+            if changed:
+                marks = ",".join("?" * len(changed))
+                db.execute(f"{_HOMES_OF_RUNS} ({marks}))", changed)
         return changed
 
     @staticmethod

@@ -89,7 +89,15 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["finished", "next_progress_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Who has opened the App Home, and whether theirs shows runs that changed since it was published."""
+    db["homes"].create(
+        {"user": str, "opened_at": float, "published_at": float, "due": int}, pk="user", defaults={"due": 0}
+    )
+    db["homes"].create_index(["due", "published_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -51,6 +51,29 @@ class SettingsStore(StoreBase):
             db["user_prefs"].upsert({"user": user, **changes}, pk="user")
         return self.user_prefs(user)
 
+    # --- App Home tabs kept current -----------------------------------------------------------------
+
+    def home_published(self, user: str, now: float, *, opened: bool = False) -> None:
+        """`user`'s Home tab was just published (because they `opened` it, or to show a change)."""
+        row: dict[str, Any] = {"user": user, "published_at": now, "due": 0}
+        if opened:
+            row["opened_at"] = now
+        with self._tx() as db:
+            db["homes"].upsert(row, pk="user")
+
+    def homes_due(self, published_before: float, limit: int) -> list[str]:
+        """Users whose Home shows runs that changed since, last published before `published_before`."""
+        rows = self._rows(
+            "SELECT user FROM homes WHERE due = 1 AND published_at < ? ORDER BY published_at LIMIT ?",
+            (published_before, limit),
+        )
+        return [str(r["user"]) for r in rows]
+
+    def next_home_due(self) -> float | None:
+        """When the earliest out-of-date Home was last published (None when none is out of date)."""
+        rows = self._rows("SELECT MIN(published_at) AS t FROM homes WHERE due = 1")
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
     def runs_for_home(self, user: str, limit: int = 20) -> list[RunRecord]:
         """A user's runs for their App Home: working ones first, then the newest."""
         rows = self._rows(

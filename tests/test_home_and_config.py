@@ -141,6 +141,23 @@ def test_home_lists_runs_working_first_and_saves_defaults(
     assert (inputs["repo_id"], inputs["model"]) == (repo["id"], "claude-opus")
 
 
+def test_an_opened_home_tab_follows_its_runs_and_nobody_elses_is_published(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    app.event({"type": "app_home_opened", "user": ALICE, "channel": "D0ALICE", "tab": "home"})
+    wait_for(lambda: "No runs yet" in str(slack_server.views.home.get(ALICE)), what="the empty Home tab")
+    app.command("tidy the changelog")
+    run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
+    home = lambda: str(slack_server.views.home[ALICE])  # noqa: E731
+    wait_for(lambda: f"#{run_id}" in home(), timeout=20, what="the new run on the Home tab")
+    codegen_api.set_status(run_id, "COMPLETE", result="Tidied.")
+    wait_for(lambda: "COMPLETE" in home(), timeout=20, what="the finish on the Home tab")
+    app.command("a run of Bob's", user=BOB)
+    wait_for(lambda: len(codegen_api.runs()) == 2, what="Bob's run")
+    time.sleep(0.5)
+    assert BOB not in slack_server.views.home  # Bob never opened his Home: nothing published for him
+
+
 def test_dm_on_finish_is_opt_in_from_the_home_tab(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
