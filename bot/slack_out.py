@@ -95,6 +95,7 @@ class SlackOut:
         self.health = health or SlackHealth()
         self.limits = limits or SlackLimits(SystemClock())
         self._on_call = on_call or (lambda method, outcome: None)
+        self._dm_channels: dict[str, str] = {}  # user → their DM with the bot
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         limiter = self.limits.limiter(method, params.get("channel"))
@@ -169,9 +170,17 @@ class SlackOut:
             self.direct_message(user, SlackMessage(text=text, blocks=[]))
 
     def direct_message(self, user: str, message: SlackMessage) -> str:
-        """Open (or reuse) the DM with `user` and post there; returns the DM channel id."""
-        channel = str(self._call("conversations.open", users=user)["channel"]["id"])
-        self.post(channel, message)
+        """Post in the DM with `user`, opened once (conversations.open allows only about 20 calls a
+        minute) and then reused; returns the DM channel id."""
+        channel = self._dm_channels.get(user)
+        if channel is None:
+            channel = str(self._call("conversations.open", users=user)["channel"]["id"])
+            self._dm_channels[user] = channel
+        try:
+            self.post(channel, message)
+        except SlackApiError:
+            self._dm_channels.pop(user, None)  # perhaps closed to the bot since: open it afresh next time
+            raise
         return channel
 
     def post_once(

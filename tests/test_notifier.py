@@ -86,6 +86,15 @@ def test_a_pull_request_reaches_the_card_at_once(parts, slack_server: SlackServe
     assert "pull/7" in str(slack_server.message(GENERAL, status_ts)["blocks"])
 
 
+def test_direct_messages_to_one_person_open_the_conversation_once(slack_server: SlackServer) -> None:
+    slack = SlackOut(make_web_client(slack_server.bot_token, slack_server.api_url))
+    first = slack.direct_message(ALICE, SlackMessage(text="Run 1 finished", blocks=[]))
+    second = slack.direct_message(ALICE, SlackMessage(text="Run 2 finished", blocks=[]))
+    assert first == second
+    assert [m["text"] for m in slack_server.messages(first)] == ["Run 1 finished", "Run 2 finished"]
+    assert slack_server.count("conversations.open") == 1
+
+
 def test_finished_run_gets_no_more_elapsed_edits(parts, slack_server: SlackServer) -> None:
     store, notifier, clock, _ = parts
     store.record_check(1, now=clock.now(), next_check_at=clock.now(), status="COMPLETE", result="ok")
