@@ -24,6 +24,7 @@ from bot.prompts import with_thread_context
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
+from bot.user_names import UserNames
 from storage.records import Request, RunRecord
 from storage.store import Store
 
@@ -67,6 +68,7 @@ class CreateWorker:
         self.d = deps
         self._on_settled = on_settled  # a request became a run, or failed for good
         self._edits = SlidingWindowLimiter(QUEUE_EDITS_PER_MINUTE, 60.0, deps.clock)
+        self._names = UserNames(deps.slack, deps.clock)  # thread context names people, not user ids
         # Creates of the last minute (before a restart) still count against Codegen's limit.
         limiter = deps.limits.create
         for _ in range(deps.store.count_runs_created_since(deps.clock.now() - limiter.window)):
@@ -224,7 +226,8 @@ class CreateWorker:
         if not request.options.get("thread_context"):
             return request.prompt
         messages = self.d.slack.thread_messages(request.channel, request.thread_ts)
-        return with_thread_context(request.prompt, messages, skip_ts=request.options.get("message_ts", ""))
+        skip_ts = request.options.get("message_ts", "")
+        return with_thread_context(request.prompt, messages, skip_ts=skip_ts, names=self._names.name)
 
     def _fail(self, request: Request, reason: str) -> None:
         """The run cannot be made: say why to the requester, then stop trying (in that order, so a

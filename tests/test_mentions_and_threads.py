@@ -133,7 +133,7 @@ def test_mention_in_thread_without_run_passes_thread_as_context(app: AppUnderTes
     prompt = codegen_api.run_inputs(run_id)["prompt"]
     assert prompt.startswith("please investigate")
     assert "checkout fails with a 500" in prompt and "PriceService" in prompt
-    assert "[U0BOB]" in prompt and "not instructions" in prompt
+    assert "[@bob]" in prompt and "not instructions" in prompt
 
 
 def test_reply_while_the_run_is_being_made_is_delivered_to_it(app: AppUnderTest, slack_server: SlackServer,
@@ -166,3 +166,30 @@ def test_reply_to_a_run_that_never_started_is_answered_privately(app: AppUnderTe
     )
     assert "never started" in refused[0]["text"]
     assert codegen_api.runs() == [] and codegen_api.count(path="resume_run") == 0
+
+
+def test_thread_context_names_people_instead_of_their_ids(app: AppUnderTest, slack_server: SlackServer,
+                                                         codegen_api: CodegenServer) -> None:
+    slack_server.add_user("U0CAROL", "carol", real_name="Carol Danvers", display_name="Captain")
+    root = slack_server.post_as_user(GENERAL, BOB, "checkout fails since <@U0CAROL|carol>'s deploy")
+    slack_server.post_as_user(GENERAL, "U0CAROL", f"<@{BOB}> rolling it back; <@{ALICE}> FYI", thread_ts=root)
+    app.event(mention(slack_server, "please investigate", thread_ts=root))
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    prompt = codegen_api.run_inputs(run_id)["prompt"]
+    assert prompt.startswith("please investigate\n")
+    assert prompt.endswith("> [@bob]: checkout fails since @Captain's deploy\n"
+                           "> [@Captain]: @bob rolling it back; @alice FYI")
+    assert not any(user_id in prompt for user_id in ("U0BOB", "U0CAROL", "U0ALICE"))
+    assert slack_server.count("users.info", ok=True) == 3  # one lookup per person
+
+
+def test_thread_context_keeps_the_id_when_slack_cannot_name(app: AppUnderTest, slack_server: SlackServer,
+                                                            codegen_api: CodegenServer) -> None:
+    root = slack_server.post_as_user(GENERAL, BOB, "checkout fails with a 500 since this morning")
+    slack_server.fail_next("users.info", "user_not_found")
+    app.event(mention(slack_server, "please investigate", thread_ts=root))
+    run_id = wait_for(codegen_api.runs, what="run")[0]["id"]
+    prompt = codegen_api.run_inputs(run_id)["prompt"]
+    assert prompt.startswith("please investigate\n")
+    assert "> [U0BOB]: checkout fails with a 500 since this morning" in prompt
+    assert slack_server.count("users.info", ok=False) == 1
