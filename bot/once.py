@@ -6,8 +6,9 @@ message metadata in Slack, a run by its idempotency key in Codegen (bot/resumes.
 follow-up in the run's logs the same way).
 
 What this cannot close, because the remote API has no idempotency key to lean on:
-- A run is looked for among the token's newest 100 API runs; if more were made between the lost
-  answer and the look, the request makes a second run.
+- A run is looked for among the token's API runs made since the request (less 5 minutes for clock
+  skew), at most 1,000 deep; if more were made between the lost answer and the look, the request
+  makes a second run.
 - A follow-up is looked for as a USER_MESSAGE log entry holding its text. If Codegen logs it late or
   not at all, it is sent again; if someone else sent the very same text to the run meanwhile, it
   counts as delivered.
@@ -70,7 +71,7 @@ def create_run_once(
     """Start the request's run, keyed by the request's key; after an attempt that may have reached
     Codegen, the run that attempt made is looked up and returned instead of making a second one."""
     if store.note_step(request.id, CREATE_STEP):
-        found = codegen.find_run_by_key(request.key)
+        found = codegen.find_run_by_key(request.key, since=request.created_at)
         if found is not None:
             log.info("request %s had already become run %s (an earlier attempt)", request.id, found.id)
             return found

@@ -486,6 +486,23 @@ def test_a_create_whose_connection_drops_after_it_took_effect_is_found(
     assert server.count(path="list_runs") == 1
 
 
+def test_a_lost_create_is_found_below_newer_runs_down_to_when_it_was_tried(
+    client: CodegenClient, server: CodegenServer, clock: FakeClock
+) -> None:
+    """After a restart the bot looks for a create whose answer it never got: the run may be under
+    a hundred newer ones (a busy organization), but not older than the request."""
+    tried_at = clock.now()
+    server.add_run(metadata={IDEMPOTENCY_KEY: "lost"})
+    for _ in range(150):
+        server.add_run(metadata={IDEMPOTENCY_KEY: "someone-else"})
+    found = client.find_run_by_key("lost", since=tried_at)
+    assert found is not None and found.metadata == {IDEMPOTENCY_KEY: "lost"}
+    assert server.count(path="list_runs") == 2
+    clock.advance(3600)  # a request made an hour after every run: the newest page is already older
+    assert client.find_run_by_key("never-made", since=clock.now()) is None
+    assert server.count(path="list_runs") == 3
+
+
 def test_a_create_that_failed_with_500_is_made_once_on_retry(
     client: CodegenClient, server: CodegenServer
 ) -> None:

@@ -14,6 +14,7 @@ import math
 import random
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -55,6 +56,8 @@ IDEMPOTENCY_KEY = "codegen_slack_key"
 """The `metadata` field where `create_run` stores its idempotency key."""
 
 PAGE_SIZE = 100
+LOOKUP_PAGES_MAX = 10  # how deep a lost create is looked for (1,000 runs)
+CLOCK_SKEW_SECONDS = 300.0  # how far Codegen's clock may be from ours when run times are compared
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 """Failures that happen before a request leaves the client: always safe to retry."""
 
@@ -237,12 +240,22 @@ class CodegenClient:
             not_found=RepositoryNotFound,
         )
 
-    def find_run_by_key(self, key: str) -> AgentRun | None:
-        """The token user's recent API run whose metadata carries idempotency `key`, if any."""
+    def find_run_by_key(self, key: str, since: float | None = None) -> AgentRun | None:
+        """The token user's API run whose metadata carries idempotency `key`, if any: looked for among
+        the newest hundred, or, given `since` (epoch seconds when the create was first tried), on
+        every page down to runs made before then (at most `LOOKUP_PAGES_MAX` pages)."""
         if self._my_user_id is None:
             self.me()
-        page = self.list_runs(user_id=self._my_user_id, source_type="API", limit=PAGE_SIZE)
-        return next((r for r in page.items if (r.metadata or {}).get(IDEMPOTENCY_KEY) == key), None)
+        skip = 0
+        for _ in range(1 if since is None else LOOKUP_PAGES_MAX):
+            page = self.list_runs(user_id=self._my_user_id, source_type="API", skip=skip, limit=PAGE_SIZE)
+            found = next((r for r in page.items if (r.metadata or {}).get(IDEMPOTENCY_KEY) == key), None)
+            skip += len(page.items)
+            if found or not page.items or skip >= page.total:
+                return found
+            if since is not None and _made_before(page.items[-1], since - CLOCK_SKEW_SECONDS):
+                return None
+        return None
 
     def get_run(self, run_id: int, *, share: float = 1.0) -> AgentRun:
         """One agent run with its status, result and pull requests. Raises RunNotFound."""
@@ -473,3 +486,14 @@ class CodegenClient:
             raise error(status_code=code)
         message = _error_message(data)
         raise CodegenError(f"Codegen could not do that: {message}" if message else None, status_code=code)
+
+
+def _made_before(run: AgentRun, moment: float) -> bool:
+    """Whether the run was created before `moment` (epoch seconds); False when its time is unknown."""
+    try:
+        created = datetime.fromisoformat(run.created_at or "")
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created.timestamp() < moment
