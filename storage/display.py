@@ -17,7 +17,7 @@ class DisplayStore(StoreBase):
     def runs_to_show(self, limit: int = 50) -> list[RunRecord]:
         """Runs whose status message shows an older status than the run has."""
         rows = self._rows(
-            "SELECT * FROM runs WHERE status_ts IS NOT NULL"
+            "SELECT * FROM runs INDEXED BY runs_unshown WHERE status_ts IS NOT NULL"
             " AND (shown_status IS NULL OR shown_status != status) ORDER BY changed_at LIMIT ?",
             (limit,),
         )
@@ -41,7 +41,8 @@ class DisplayStore(StoreBase):
         """Every finished run with an unannounced finish, oldest finish first: (run, finish number,
         announcement begun)."""
         rows = self._rows(
-            "SELECT * FROM runs WHERE finished = 1 AND finish_count > announced_count ORDER BY finished_at"
+            "SELECT * FROM runs INDEXED BY runs_unannounced"
+            " WHERE finished = 1 AND finish_count > announced_count ORDER BY finished_at"
         )
         return [(run_from_row(r), r["finish_count"], bool(r["announcing"])) for r in rows]
 
