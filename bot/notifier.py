@@ -36,7 +36,7 @@ class Notifier:
     Results go first: they are what people wait for, and posts have their own limit (per channel),
     so a backlog of status edits, whose limit is far lower, never delays a result. Edits and
     reactions are made only while their share of Slack's limit has room; an edit shows a run's
-    latest state, so changes that pile up behind the limit cost one edit each run, not one each.
+    latest state, so changes that pile up behind the limit cost one edit per run, not one per change.
     """
 
     def __init__(
