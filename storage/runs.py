@@ -88,11 +88,6 @@ class RunStore(StoreBase):
         rows = self._rows(sql + " ORDER BY created_at DESC, run_id DESC LIMIT ?", (*params, limit))
         return [run_from_row(r) for r in rows]
 
-    def active_runs(self) -> list[RunRecord]:
-        """Runs still working, oldest first."""
-        rows = self._rows("SELECT * FROM runs WHERE finished = 0 ORDER BY run_id")
-        return [run_from_row(r) for r in rows]
-
     def due_runs(self, now: float) -> list[RunRecord]:
         """Working runs whose next status check is due, oldest first."""
         rows = self._rows(
@@ -104,10 +99,6 @@ class RunStore(StoreBase):
         """When the earliest working run is next due for a check."""
         rows = self._rows("SELECT MIN(next_check_at) AS t FROM runs WHERE finished = 0")
         return rows[0]["t"] if rows and rows[0]["t"] is not None else None
-
-    def count_runs_since(self, run_id: int) -> int:
-        """How many stored runs are as new as or newer than `run_id` (estimates list paging)."""
-        return self._rows("SELECT COUNT(*) AS n FROM runs WHERE run_id >= ?", (run_id,))[0]["n"]
 
     def record_check(
         self,
