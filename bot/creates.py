@@ -10,19 +10,13 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.codegen import (
-    CodegenClient,
-    CodegenError,
-    CodegenUnavailable,
-    RateLimited,
-    RateLimits,
-    SlidingWindowLimiter,
-)
+from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.loop import retry_delay
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import with_thread_context
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
+from bot.slack_limits import EDIT, METHOD_LIMITS
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
 from bot.user_names import UserNames
 from storage.records import Request, RunRecord
@@ -31,6 +25,7 @@ from storage.store import Store
 log = logging.getLogger("codegen_slack.creates")
 
 QUEUE_EDITS_PER_MINUTE = 20  # of Slack's 50 chat.update calls a minute; the rest is the notifier's
+QUEUE_EDIT_SHARE = QUEUE_EDITS_PER_MINUTE / METHOD_LIMITS[EDIT]
 QUEUE_HEAD = 50  # positions kept current: the requests that start within the next few minutes
 NOTICES_PER_STEP = 20  # queued messages posted per step, so starts are never held up for long
 NOTICE_RETRY_SECONDS = 1.0
@@ -67,7 +62,6 @@ class CreateWorker:
     def __init__(self, deps: CreateDeps, on_settled: Callable[[], None]) -> None:
         self.d = deps
         self._on_settled = on_settled  # a request became a run, or failed for good
-        self._edits = SlidingWindowLimiter(QUEUE_EDITS_PER_MINUTE, 60.0, deps.clock)
         self._names = UserNames(deps.slack, deps.clock)  # thread context names people, not user ids
         # Creates of the last minute (before a restart) still count against Codegen's limit.
         limiter = deps.limits.create
@@ -137,8 +131,9 @@ class CreateWorker:
             queued = bool(request.status_ts) and (request.notice or "").startswith("queued:")
             if not queued or request.notice == notice:
                 continue
-            if not self._edits.try_acquire():
-                return self._edits.wait_time()
+            wait = self.d.slack.limits.wait_time(EDIT, share=QUEUE_EDIT_SHARE)
+            if wait > 0:
+                return wait
             message = queued_message(request, position, self._eta(position))
             try:
                 self.d.slack.update(request.channel, request.status_ts, message)

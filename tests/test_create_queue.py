@@ -14,6 +14,7 @@ from bot.codegen import CodegenClient, RateLimits
 from bot.creates import QUEUE_EDITS_PER_MINUTE, CreateDeps, CreateWorker
 from bot.notifier import Notifier
 from bot.repos import RepoDirectory
+from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from storage.store import Store
 from tests.fakeclock import FakeClock
@@ -42,7 +43,10 @@ class Queue:
             base_url=self.codegen.url, token=self.codegen.token, org_id=self.codegen.org_id,
             limits=limits, clock=self.clock,
         )
-        slack = SlackOut(make_web_client(self.slack_server.bot_token, self.slack_server.api_url))
+        slack = SlackOut(
+            make_web_client(self.slack_server.bot_token, self.slack_server.api_url),
+            limits=SlackLimits(self.clock),
+        )
         deps = CreateDeps(
             store=self.store, codegen=self.client, limits=limits, slack=slack,
             repos=RepoDirectory(self.client, self.clock), clock=self.clock, creates_per_minute=LIMIT,
@@ -162,7 +166,8 @@ def test_the_queued_message_becomes_the_run_message(queue: Queue) -> None:
     queue.work()
     run_id = queue.codegen.runs()[-1]["id"]
     assert queue.store
-    slack = SlackOut(make_web_client(queue.slack_server.bot_token, queue.slack_server.api_url))
+    web = make_web_client(queue.slack_server.bot_token, queue.slack_server.api_url)
+    slack = SlackOut(web, limits=SlackLimits(queue.clock))
     Notifier(store=queue.store, slack=slack, clock=queue.clock).step()
     now_shown = queue.slack_server.message(GENERAL, message["ts"])
     assert f"Codegen run #{run_id}" in now_shown["text"] and "Queued" not in now_shown["text"]
