@@ -68,7 +68,7 @@ class NaiveBot(Bot):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         share = settings.codegen_slack_watcher_share
-        naive = NaiveWatcher(self.store, self.codegen, self.clock, share, self._run_changed)
+        naive = NaiveWatcher(self.store, self.codegen, self.clock, share, lambda run_id: self.runner.wake())
         self.workers["watcher"] = Worker("watcher", naive.step)
 
 

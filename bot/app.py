@@ -8,28 +8,33 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.announce import announce_kind
+from bot.cards import card_kinds
 from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
-from bot.creates import CreateDeps, CreateWorker
-from bot.home_refresh import HomeRefresher
-from bot.images import ImageWorker
+from bot.create_queue import queue_kind
+from bot.creates import CreateDeps, create_kind, refill_create_limiter
+from bot.home_refresh import home_kind
+from bot.housekeeping import housekeeping_kind
+from bot.images import images_kind
+from bot.jobs import JobKind, Runner
 from bot.loop import Worker
 from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.progress import ProgressDeps, ProgressWorker
+from bot.progress import ProgressDeps, progress_kind
+from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
-from bot.resumes import ResumeDeps, ResumeWorker
+from bot.resumes import ResumeDeps, resume_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
+from bot.steps import steps_kind
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
+from storage.job_kinds import HOUSEKEEPING, PRIORITY
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
-
-HOUSEKEEPING_SECONDS = 3600.0
 
 
 class Bot:
@@ -53,117 +58,94 @@ class Bot:
             limits=self.limits,
             clock=self.clock,
             timeout=settings.codegen_timeout_seconds,
+            max_attempts=1,  # a failed call becomes "retry after N" for the job runner, never a sleep
             on_call=self.metrics.codegen_call,
         )
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
+        self.repos = RepoDirectory(self.codegen, self.clock)
+        self.runner = Runner(
+            self.store,
+            self.clock,
+            self._job_kinds(settings),
+            probe_slack=self.slack.token_works,
+            on_dead=self.metrics.job_dead,
+        )
         self.watcher = Watcher(
             store=self.store,
             codegen=self.codegen,
             clock=self.clock,
             poll_seconds=settings.codegen_slack_poll_seconds,
             share=settings.codegen_slack_watcher_share,
-            on_change=self._run_changed,
+            on_change=lambda run_id: self.runner.wake(),
         )
-        self.notifier = Notifier(
-            store=self.store,
-            slack=self.slack,
-            clock=self.clock,
-            on_announced=self.metrics.notification_latency.observe,
-        )
-        self.repos = RepoDirectory(self.codegen, self.clock)
-        creates = CreateWorker(
-            CreateDeps(
-                store=self.store,
-                codegen=self.codegen,
-                limits=self.limits,
-                slack=self.slack,
-                repos=self.repos,
-                clock=self.clock,
-                creates_per_minute=settings.codegen_creates_per_minute,
-            ),
-            on_settled=self._wake_after_start,
-        )
-        resumes = ResumeWorker(
-            ResumeDeps(store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock),
-            on_resumed=self._wake_after_start,
-        )
-        self.workers = {
-            "creates": Worker("creates", creates.step),
-            "resumes": Worker("resumes", resumes.step),
-            "watcher": Worker("watcher", self.watcher.step),
-            "notifier": Worker("notifier", self.notifier.step),
-            "housekeeping": Worker("housekeeping", self._housekeeping),
-        }
-        progress = ProgressDeps(
-            store=self.store,
-            codegen=self.codegen,
-            slack=self.slack,
-            clock=self.clock,
-            poll_seconds=settings.codegen_slack_poll_seconds,
-            share=settings.codegen_slack_watcher_share,
-        )
-        self.workers["progress"] = Worker(
-            "progress", ProgressWorker(progress, on_progress=self.workers["notifier"].wake).step
-        )
-        images = ImageWorker(
-            store=self.store,
-            clock=self.clock,
-            token=settings.slack_bot_token.get_secret_value(),
-            api_url=settings.slack_api_url,
-            on_ready=self._images_ready,
-        )
-        self.workers["images"] = Worker("images", images.step)
-        homes = HomeRefresher(store=self.store, slack=self.slack, clock=self.clock)
-        self.workers["home"] = Worker("home", homes.step)
+        self.workers = {"watcher": Worker("watcher", self.watcher.step)}
         self.handler_context = HandlerContext(
             store=self.store,
             clock=self.clock,
-            wake_creates=self.workers["creates"].wake,
-            wake_resumes=self.workers["resumes"].wake,
+            slack=self.slack,
+            wake=self._wake,
             max_prompt_chars=settings.codegen_slack_max_prompt_chars,
             admin_users=settings.admin_users,
             resume_policy=settings.codegen_slack_resume_policy,
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
-            wake_progress=self.workers["progress"].wake,
-            wake_images=self.workers["images"].wake,
         )
         self.bolt = build_bolt_app(settings, self)
 
-    def _housekeeping(self) -> float:
-        """Forget Slack delivery ids older than any redelivery; runs hourly."""
-        self.store.forget_old_events(self.clock.now())
-        return HOUSEKEEPING_SECONDS
+    def _job_kinds(self, settings: Settings) -> list[JobKind]:
+        """Every kind of job this bot runs, with its handler."""
+        create = CreateDeps(
+            store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
+            clock=self.clock,
+        )  # fmt: skip
+        refill_create_limiter(self.store, self.limits, self.clock.now())
+        token = settings.slack_bot_token.get_secret_value()
+        progress = ProgressDeps(
+            store=self.store, codegen=self.codegen, clock=self.clock,
+            poll_seconds=settings.codegen_slack_poll_seconds, share=settings.codegen_slack_watcher_share,
+        )  # fmt: skip
+        return [
+            create_kind(create, on_started=self._wake_watcher),
+            queue_kind(create, settings.codegen_creates_per_minute),
+            resume_kind(
+                ResumeDeps(store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock),
+                on_resumed=self._wake_watcher,
+            ),
+            steps_kind(self.store, self.codegen, self.slack),
+            images_kind(self.store, self.clock, token, settings.slack_api_url),
+            progress_kind(progress),
+            announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
+            *card_kinds(self.store, self.slack, self.clock),
+            home_kind(self.store, self.slack, self.clock),
+            *reply_kinds(self.slack, self.repos),
+            housekeeping_kind(self.store, self.clock),
+        ]
 
-    def _images_ready(self) -> None:
-        self.workers["creates"].wake()
-        self.workers["resumes"].wake()
+    def _wake(self) -> None:
+        self.runner.wake()
 
-    def _run_changed(self, run_id: int) -> None:
-        self.store.wake_resumes(run_id, self.clock.now())
-        self.workers["resumes"].wake()
-        self.workers["notifier"].wake()
-        self.workers["home"].wake()
-
-    def _wake_after_start(self) -> None:
-        self.workers["resumes"].wake()  # replies written while the run was being made
-        self.workers["notifier"].wake()
-        self.workers["home"].wake()
+    def _wake_watcher(self) -> None:
+        """A run was made or resumed: it is due for a check now."""
         self.workers["watcher"].wake()
-        self.workers["progress"].wake()
 
     def start(self) -> None:
-        """Start the workers; anything left pending by an earlier process is picked up."""
+        """Start the runner and the watcher; anything left pending by an earlier process is picked up."""
+        self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
+        self.runner.start()
         for worker in self.workers.values():
             worker.start()
 
     def stop(self, timeout: float = 8.0) -> None:
-        """Let each worker finish its current step (up to `timeout` in all), then close connections."""
+        """Let each job and the watcher finish what they do (up to `timeout` in all), then close
+        connections."""
+        self.runner.stop()
         for worker in self.workers.values():
             worker.stop()
         deadline = time.monotonic() + timeout
         stuck = [w.name for w in self.workers.values() if not w.join(max(0.0, deadline - time.monotonic()))]
+        if not self.runner.join(max(0.0, deadline - time.monotonic())):
+            stuck.append("jobs")
         if stuck:
             log.warning("stopping without waiting for %s; unfinished work resumes at the next start", stuck)
             return

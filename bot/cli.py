@@ -1,4 +1,4 @@
-"""`codegen-slack serve | check`: the command-line entry point."""
+"""`codegen-slack serve | check | jobs`: the command-line entry point."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from bot import jobs_cli
 from bot.config import Settings, SettingsError, load_settings
 from bot.redact import configure_logging
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", default="0.0.0.0", help="HTTP interface to listen on (default: all)")
     sub.add_parser("check", help="verify the Slack and Codegen settings for real")
+    jobs_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.check import run_checks
 
         return run_checks(settings)
+    if args.command == "jobs":
+        return jobs_cli.run(args, settings.codegen_slack_db)
     return _serve(settings, args.host, args.port)
 
 

@@ -1,16 +1,17 @@
 """Images attached in Slack, passed to runs as data URIs; other files are only named in the prompt.
 
 A handler sorts a message's files (`sort_attachments`) without any I/O and, when there are images
-to send, records its request in the "fetching" state. `ImageWorker` then downloads each image with
-the bot token (only from Slack's own hosts, at most MAX_IMAGE_BYTES each, at most MAX_IMAGES a
-message), stores them as data URIs and makes the request pending for the create or resume worker.
+to send, records its request in the "fetching" state with an `images` job. That job downloads each
+image with the bot token (only from Slack's own hosts, at most MAX_IMAGE_BYTES each, at most
+MAX_IMAGES a message), stores them as data URIs and makes the request pending for its create or
+resume job.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.clock import Clock
-from storage.records import Request
+from bot.jobs import JobKind, Outcome, Retry
+from storage.job_kinds import IMAGES
+from storage.records import Job
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.images")
@@ -89,8 +92,17 @@ class _Unusable(Exception):
     """The file can't be sent (the message says why, for the prompt)."""
 
 
-class ImageWorker:
-    """One step: download the images of every request waiting for them, then make it pending."""
+def images_kind(store: Store, clock: Clock, token: str, api_url: str,
+                transport: httpx.BaseTransport | None = None) -> JobKind:  # fmt: skip
+    """The `images` job kind."""
+    return JobKind(
+        IMAGES, ImageJob(store=store, clock=clock, token=token, api_url=api_url, transport=transport).handle
+    )
+
+
+class ImageJob:
+    """Downloads the images of one request, then makes the request pending for its own job. An image
+    that cannot be had after `FETCH_ATTEMPTS` tries is named in the prompt instead of sent."""
 
     def __init__(
         self,
@@ -99,24 +111,19 @@ class ImageWorker:
         clock: Clock,
         token: str,
         api_url: str,
-        on_ready: Callable[[], None],
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
-        self._on_ready = on_ready
         self._hosts = {SLACK_FILE_HOST, urlsplit(api_url).hostname or SLACK_FILE_HOST}
         self._token = token
         self._transport = transport
 
-    def step(self) -> float | None:
-        """Fetch due requests' images; returns seconds until a retry is due."""
-        for request in self._store.requests_fetching_files(self._clock.now()):
-            self._fetch(request)
-        due = self._store.next_fetch_due()
-        return None if due is None else max(0.05, due - self._clock.now())
-
-    def _fetch(self, request: Request) -> None:
+    def handle(self, job: Job) -> Outcome | None:
+        """Fetch the request's images; retried while Slack is busy or unreachable."""
+        request = self._store.get_request(job.request_id or 0)
+        if request is None or request.state != "fetching":
+            return None
         images: list[str] = []
         failed: list[str] = []
         auth = {"Authorization": f"Bearer {self._token}"}
@@ -126,20 +133,14 @@ class ImageWorker:
                 try:
                     images.append(self._download(http, ref))
                 except _TryAgain as exc:
-                    if request.attempts + 1 < FETCH_ATTEMPTS:
-                        log.warning("request %s: image download failed (%s); retrying", request.id, exc)
-                        self._store.update_request(
-                            request.id,
-                            attempts=request.attempts + 1,
-                            next_attempt_at=self._clock.now() + RETRY_SECONDS,
-                        )
-                        return
+                    if job.attempts + 1 < FETCH_ATTEMPTS:
+                        return Retry(f"image download failed ({exc})", RETRY_SECONDS)
                     failed.append(f"{ref['name']} (could not be downloaded)")
                 except _Unusable as exc:
                     failed.append(f"{ref['name']} ({exc})")
         prompt = request.prompt + not_sent_note(failed)
         self._store.files_fetched(request.id, images=images, prompt=prompt, now=self._clock.now())
-        self._on_ready()
+        return None
 
     def _download(self, http: httpx.Client, ref: dict[str, str]) -> str:
         """The image at `ref["url"]` as a data URI."""

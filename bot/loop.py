@@ -1,4 +1,5 @@
-"""A background worker: a thread that runs one step at a time and sleeps until woken or due."""
+"""A background loop: a thread that runs one step at a time and sleeps until woken or due (the watcher's
+sweeps; every per-record effect is a job, see bot/jobs)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,6 @@ log = logging.getLogger("codegen_slack.worker")
 
 IDLE_SECONDS = 30.0
 ERROR_BACKOFF_SECONDS = 5.0
-RETRY_MIN_SECONDS = 5.0
-RETRY_MAX_SECONDS = 120.0
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds before retrying a request that has failed `attempts` times: 5 s, doubling, at most 2 min."""
-    return min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** (attempts - 1))
 
 
 class Worker:

@@ -25,9 +25,18 @@ class _StoreCollector(Collector):
         queue = GaugeMetricFamily(
             "codegen_slack_queue_length", "Requests not yet delivered to Codegen", labels=["kind"]
         )
+        pending = self._store.count_pending()
         for kind in ("create", "resume"):
-            queue.add_metric([kind], len(self._store.pending_requests(kind)))
+            queue.add_metric([kind], pending.get(kind, 0))
         yield queue
+        jobs = GaugeMetricFamily(
+            "codegen_slack_jobs",
+            "Background jobs by kind and status (dead: given up)",
+            labels=["kind", "status"],
+        )
+        for (kind, status), count in sorted(self._store.count_jobs().items()):
+            jobs.add_metric([kind, status], count)
+        yield jobs
 
 
 class Metrics:
@@ -48,6 +57,12 @@ class Metrics:
             ["method", "outcome"],
             registry=self.registry,
         )
+        self.dead_jobs = Counter(
+            "codegen_slack_dead_jobs",
+            "Jobs that ended dead (given up; their person was told) since the start, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.notification_latency = Histogram(
             "codegen_slack_notification_latency_seconds",
             "From the watcher seeing a run finish to its result being posted in Slack",
@@ -62,6 +77,10 @@ class Metrics:
     def slack_call(self, method: str, outcome: str) -> None:
         """Count one Slack call."""
         self.slack_calls.labels(method, outcome).inc()
+
+    def job_dead(self, kind: str) -> None:
+        """Count one job that ended dead."""
+        self.dead_jobs.labels(kind).inc()
 
     def render(self) -> bytes:
         """The exposition text for GET /metrics."""

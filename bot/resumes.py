@@ -17,19 +17,23 @@ from dataclasses import dataclass, replace
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RunLog, RunNotResumable
-from bot.loop import retry_delay
+from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RunLog, RunNotResumable
+from bot.jobs import Again, Dead, JobKind, Outcome, RetryPolicy
 from bot.once import post_for_request, request_notice
-from bot.render.messages import RECEIVED_REACTION, SlackMessage, error_text
-from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
-from storage.records import Request
+from bot.render.messages import RECEIVED_REACTION, SlackMessage
+from bot.replies import requester_notice
+from bot.slack_errors import is_gone, slack_error
+from bot.slack_out import SlackOut
+from storage.job_kinds import RESUME
+from storage.records import Job, Request
 from storage.store import RESUMED_STEP, Store
 
 log = logging.getLogger("codegen_slack.resumes")
 
 WAITING_RECHECK_SECONDS = 60.0
 UNMADE_RUN_RECHECK_SECONDS = 10.0
-ANNOUNCEMENT_WAIT_SECONDS = 0.25
+# Codegen may be down a while: a follow-up is tried for about an hour and a half before it is given up.
+RESUME_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0)
 HELD_NOTICE = (
     "The agent is still working, so it can't take your message yet. "
     "I'll pass it on as soon as the run pauses or finishes."
@@ -46,13 +50,11 @@ SENDING_STEP = "sending"
 REACTION_STEP = "reacted"
 USER_MESSAGE = "USER_MESSAGE"
 LOG_PAGE = 100
-# The reply or its channel is gone: the 👀 (or a notice) is skipped, the prompt still goes out.
-GONE = UNREACHABLE_CHANNEL | {"message_not_found"}
 
 
 @dataclass
 class ResumeDeps:
-    """What the resume worker talks to."""
+    """What resume jobs talk to."""
 
     store: Store
     codegen: CodegenClient
@@ -60,85 +62,83 @@ class ResumeDeps:
     clock: Clock
 
 
-class ResumeWorker:
-    """One step: try every due resume once, in the order they were written."""
+def resume_kind(deps: ResumeDeps, on_resumed: Callable[[], None]) -> JobKind:
+    """The `resume` job kind; `on_resumed()` hears that a run took a prompt (the watcher checks it soon)."""
+    job = ResumeJob(deps, on_resumed)
+    notice = requester_notice(deps.store, lambda request, reason: f"Couldn't send your follow-up: {reason}")
+    return JobKind(RESUME, job.handle, policy=RESUME_POLICY, notice=notice)
+
+
+class ResumeJob:
+    """Delivers one thread reply to its run."""
 
     def __init__(self, deps: ResumeDeps, on_resumed: Callable[[], None]) -> None:
         self.d = deps
         self._on_resumed = on_resumed
-        self._started = False
 
-    def step(self) -> float | None:
-        """Deliver due resumes; returns seconds until the next one is due."""
-        if not self._started:
-            self.d.store.wake_resumes_of_paused_runs(self.d.clock.now())
-            self._started = True
-        for request in self.d.store.due_requests("resume", self.d.clock.now()):
-            self._deliver(request)
-        due = self.d.store.next_request_due(self.d.clock.now())
-        return None if due is None else max(0.05, due - self.d.clock.now())
-
-    def _deliver(self, request: Request) -> None:
+    def handle(self, job: Job) -> Outcome | None:
+        """Do the reply's remaining effects; waits (without counting attempts) while the run is being
+        made, busy, or its result is still to be posted."""
+        request = self.d.store.get_request(job.request_id or 0)
+        if request is None or request.state != "pending":
+            return None
         try:
-            done = self._advance(request)
-        except (CodegenUnavailable, RateLimited, SlackApiError, OSError) as exc:
-            self._retry_later(request, exc)
-            return
-        except CodegenError as exc:
-            self._refuse(request, exc.user_message)
-            return
-        if done:
-            self.d.store.update_request(request.id, state="done", attempts=request.attempts + 1)
-            log.info("resume %s delivered to run %s", request.id, request.run_id)
+            waiting = self._advance(request)
+        except CodegenUnavailable:
+            self._notice_once(request, DELAYED)
+            raise
+        if waiting is not None:
+            return waiting
+        self.d.store.update_request(request.id, state="done")
+        log.info("resume %s delivered to run %s", request.id, request.run_id)
+        return None
 
-    def _advance(self, request: Request) -> bool:
-        """Do the request's remaining effects; True when all are done, False when it must wait."""
+    def _advance(self, request: Request) -> Outcome | None:
+        """Do the request's remaining effects; None when all are done, else how long to wait."""
         if request.run_id is None:
             attached = self._attach(request)
-            if attached is None:
-                return False
+            if not isinstance(attached, Request):
+                return attached
             request = attached
         assert request.run_id is not None
         if self.d.store.announcement_due(request.run_id):
-            self._wait(request, ANNOUNCEMENT_WAIT_SECONDS)
-            return False
+            return Again(WAITING_RECHECK_SECONDS)  # the announcement wakes it
         self._react(request)
-        if RESUMED_STEP not in _steps(request):
+        steps = self.d.store.steps_of(request.id)
+        if RESUMED_STEP not in steps:
             try:
                 self._send(request)
             except RunNotResumable:
-                self._hold(request)
-                return False
-            self._on_resumed()
-        if {HELD_STEP, DELAYED_STEP} & set(_steps(request)):  # a wait was announced: say it went on
+                self._notice_once(request, HELD)
+                return Again(WAITING_RECHECK_SECONDS)  # the run's next change wakes it
+        if {HELD_STEP, DELAYED_STEP} & steps:  # a wait was announced: say it went on
             self._notice(request, DELIVERED)
-        return True
+        return None
 
-    def _attach(self, request: Request) -> Request | None:
+    def _attach(self, request: Request) -> Request | Again | Dead:
         """A reply written while its run was still being made: the request with its run once the run
-        exists (storage attaches it then; this covers a reply recorded just as it did), else None."""
+        exists (storage attaches it then; this covers a reply recorded just as it did), else how long
+        to wait."""
         create = self.d.store.get_request(int(request.options.get("after_create") or 0))
         if create is not None and create.run_id is not None:
             self.d.store.update_request(request.id, run_id=create.run_id)
             return replace(request, run_id=create.run_id)
         if create is None or create.state not in ("pending", "fetching"):
-            self._refuse(request, "the run it follows up never started.")
-            return None
+            return Dead("the run it follows up never started.")
         self._react(request)
-        self._wait(request, UNMADE_RUN_RECHECK_SECONDS)
-        return None
+        return Again(UNMADE_RUN_RECHECK_SECONDS)  # the run's start wakes it
 
     def _react(self, request: Request) -> None:
         """👀 on the reply (idempotent: Slack refuses a second identical reaction)."""
         message_ts = request.options.get("message_ts")
-        if not message_ts or REACTION_STEP in _steps(request):
+        if not message_ts or REACTION_STEP in self.d.store.steps_of(request.id):
             return
         try:
             self.d.slack.react(request.channel, message_ts, RECEIVED_REACTION)
         except SlackApiError as exc:
-            if exc.response.get("error") not in GONE:
+            if not is_gone(exc):
                 raise
-            log.info("resume %s: no reaction, the reply is gone (%s)", request.id, exc.response.get("error"))
+            log.info("resume %s: no reaction, the reply is gone (%s)", request.id, slack_error(exc))
         self.d.store.note_step(request.id, REACTION_STEP)  # noted after: a second 👀 is harmless
 
     def _send(self, request: Request) -> None:
@@ -155,6 +155,7 @@ class ResumeWorker:
                 self.d.store.forget_step(request.id, SENDING_STEP)  # refused, so surely not delivered
                 raise
         self.d.store.mark_resumed(request.run_id, self.d.clock.now(), request_id=request.id)
+        self._on_resumed()
 
     def _arrived(self, request: Request) -> bool:
         """Whether the run's log holds this prompt more often than other requests delivered it."""
@@ -170,12 +171,11 @@ class ResumeWorker:
             if not page.logs or skip >= (page.total_logs or 0):
                 return False
 
-    def _hold(self, request: Request) -> None:
-        """The run is busy: keep the prompt, tell the user once, and retry when the run changes."""
-        self._wait(request, WAITING_RECHECK_SECONDS, attempts=request.attempts + 1)
-        if request.notice != HELD:
-            self._notice(request, HELD)
-            self.d.store.update_request(request.id, notice=HELD)
+    def _notice_once(self, request: Request, kind: str) -> None:
+        """Say once that the reply waits (held, or Codegen delayed)."""
+        if request.notice is None or (kind == HELD and request.notice != HELD):
+            self._notice(request, kind)
+            self.d.store.update_request(request.id, notice=kind)
 
     def _notice(self, request: Request, kind: str) -> None:
         """Post a notice in the reply's thread once (found again by its metadata after a crash)."""
@@ -185,36 +185,9 @@ class ResumeWorker:
                 self.d.store, self.d.slack, request, f"{kind}_notice", message, thread_ts=request.thread_ts
             )
         except SlackApiError as exc:
-            if exc.response.get("error") not in GONE:
+            if not is_gone(exc):
                 raise
-            log.info(
-                "resume %s: no %s notice, the thread is gone (%s)", request.id, kind, exc.response["error"]
-            )
-
-    def _refuse(self, request: Request, reason: str) -> None:
-        """Codegen refused the prompt for good: tell the requester (at least once), then stop trying."""
-        try:
-            self.d.slack.ephemeral(
-                request.channel,
-                request.user,
-                error_text(f"Couldn't send your follow-up: {reason}"),
-                thread_ts=request.thread_ts,
-            )
-        except (SlackApiError, OSError) as exc:
-            log.warning("resume %s refused (%s); could not tell the requester: %s", request.id, reason, exc)
-        self.d.store.update_request(request.id, state="failed", error=reason)
-
-    def _wait(self, request: Request, seconds: float, **changes: object) -> None:
-        self.d.store.update_request(request.id, next_attempt_at=self.d.clock.now() + seconds, **changes)
-
-    def _retry_later(self, request: Request, exc: Exception) -> None:
-        attempts = request.attempts + 1
-        delay = retry_delay(attempts)
-        log.warning("resume %s not delivered (%s); retrying in %.0f s", request.id, exc, delay)
-        self._wait(request, delay, attempts=attempts)
-        if isinstance(exc, CodegenUnavailable) and request.notice is None:
-            self._notice(request, DELAYED)
-            self.d.store.update_request(request.id, notice=DELAYED)
+            log.info("resume %s: no %s notice, the thread is gone (%s)", request.id, kind, slack_error(exc))
 
 
 def notice_message(request: Request, kind: str) -> SlackMessage:

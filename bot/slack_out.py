@@ -19,17 +19,16 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook import WebhookClient
 
 from bot.clock import SystemClock
 from bot.render.messages import SlackMessage
+from bot.slack_errors import AUTH, OUR_BUG, UNREACHABLE_CHANNEL, slack_error
 from bot.slack_limits import SlackLimits
 
 log = logging.getLogger("codegen_slack.slack")
 
-# The channel is gone or closed to the bot: tell the requester another way.
-UNREACHABLE_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
-# The token no longer works: nothing will succeed until an admin fixes it.
-BROKEN_AUTH = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+PLAIN_MAX = 3_000  # characters of a message sent again as plain text (Slack's section text limit)
 # How far Slack's clock may be behind ours when a channel's recent messages are searched.
 CLOCK_SKEW_SECONDS = 300.0
 
@@ -108,9 +107,9 @@ class SlackOut:
         try:
             response = getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
+            error = slack_error(exc)
             self._on_call(method, error)
-            if error in BROKEN_AUTH:
+            if error in AUTH:
                 self.health.auth_error = error
                 log.error("Slack refused the bot token (%s): reinstall the app or fix SLACK_BOT_TOKEN", error)
             raise
@@ -132,7 +131,7 @@ class SlackOut:
                 params["reply_broadcast"] = True
         if message.metadata:
             params["metadata"] = message.metadata
-        return str(self._call("chat.postMessage", **params)["ts"])
+        return str(self._with_plain_fallback("chat.postMessage", params)["ts"])
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         """Edit a message the bot posted."""
@@ -144,7 +143,26 @@ class SlackOut:
         }
         if message.metadata:
             params["metadata"] = message.metadata
-        self._call("chat.update", **params)
+        self._with_plain_fallback("chat.update", params)
+
+    def _with_plain_fallback(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a message; when Slack refuses what we built (our bug: invalid blocks, too long), log
+        it and send the message again as plain text, cut to what Slack takes."""
+        try:
+            return self._call(method, **params)
+        except SlackApiError as exc:
+            if slack_error(exc) not in OUR_BUG:
+                raise
+            log.error(
+                "Slack refused a message the bot built (%s); sending it as plain text", slack_error(exc)
+            )
+        text = str(params.get("text") or "")
+        plain = {
+            **params,
+            "blocks": [],
+            "text": text if len(text) <= PLAIN_MAX else text[: PLAIN_MAX - 1] + "…",
+        }
+        return self._call(method, **plain)
 
     def react(self, channel: str, ts: str, name: str) -> None:
         """Add a reaction; adding one that is already there is fine."""
@@ -248,3 +266,24 @@ class SlackOut:
         """A thread's messages, parent first (used as context for a new run)."""
         data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
         return list(data.get("messages", []))
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal (views.open); Slack accepts the trigger only within 3 s of the click, so this
+        is called at once, before the ack, not from a job."""
+        self._call("views.open", trigger_id=trigger_id, view=view)
+
+    def respond(self, response_url: str, text: str) -> None:
+        """Answer a slash command privately through its response_url (valid 30 min, 5 answers)."""
+        response = WebhookClient(response_url, timeout=15).send(text=text, response_type="ephemeral")
+        outcome = "ok" if response.status_code == 200 else f"http_{response.status_code}"
+        self._on_call("response_url", outcome)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise OSError(f"response_url answered HTTP {response.status_code}")
+
+    def token_works(self) -> bool:
+        """Whether Slack accepts the bot token now (auth.test); clears the auth error when it does."""
+        try:
+            self._call("auth.test")
+        except (SlackApiError, OSError):
+            return False
+        return True

@@ -51,9 +51,8 @@ def register(
             )
         event = body.get("event") or {}
         if _addressed_to_bot(event) and context.user_id and context.channel_id:
-            ctx.tell_privately(
-                context.client, context.channel_id, context.user_id, text, event.get("thread_ts")
-            )
+            key = f"refused:{context.channel_id}:{event.get('ts')}"
+            ctx.tell_privately(context.channel_id, context.user_id, text, event.get("thread_ts"), key=key)
         return BoltResponse(status=200, body="")
 
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.command_text import RunCommand
 from bot.render.cards import FOLLOW_UP, OPEN_PR_PREFIX, OPEN_RUN, RETRY, SHOW_STEPS, can_retry
@@ -29,7 +28,7 @@ def register(app: App, ctx: HandlerContext) -> None:
         ack()  # Slack opens the URL itself; the ack only keeps it from showing a warning
 
     @app.action(SHOW_STEPS)
-    def show_steps(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def show_steps(ack: Ack, body: dict[str, Any]) -> None:
         run, user = _clicked(ctx, body)
         if run is not None:
             action_ts = body["actions"][0].get("action_ts") or ctx.clock.now()
@@ -43,29 +42,29 @@ def register(app: App, ctx: HandlerContext) -> None:
                 thread_ts=run.thread_ts,
                 run_id=run.run_id,
             )
-            ctx.wake_progress()
+            ctx.wake()
         ack()
-        _tell(ctx, client, body, None if run else error_text(UNKNOWN_RUN))
+        _tell(ctx, body, None if run else error_text(UNKNOWN_RUN))
 
     @app.action(RETRY)
-    def retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def retry(ack: Ack, body: dict[str, Any]) -> None:
         run, user = _clicked(ctx, body)
         refusal = retry_run(ctx, run, user) if run else error_text(UNKNOWN_RUN)
         ack()
-        _tell(ctx, client, body, refusal)
+        _tell(ctx, body, refusal)
 
     @app.action(FOLLOW_UP)
-    def follow_up(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def follow_up(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         run, user = _clicked(ctx, body)
         if run is None:
-            _tell(ctx, client, body, error_text(UNKNOWN_RUN))
+            _tell(ctx, body, error_text(UNKNOWN_RUN))
             return
         refusal = follow_up_refusal(ctx, run, user)
         if refusal:
-            _tell(ctx, client, body, error_text(refusal))
+            _tell(ctx, body, error_text(refusal))
             return
-        _tell(ctx, client, body, open_follow_up_modal(client, body["trigger_id"], run))
+        _tell(ctx, body, open_follow_up_modal(ctx, body["trigger_id"], run))
 
 
 def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
@@ -99,10 +98,12 @@ def _clicked(ctx: HandlerContext, body: dict[str, Any]) -> tuple[RunRecord | Non
     return run, body["user"]["id"]
 
 
-def _tell(ctx: HandlerContext, client: WebClient, body: dict[str, Any], text: str | None) -> None:
+def _tell(ctx: HandlerContext, body: dict[str, Any], text: str | None) -> None:
     """Show `text` only to whoever clicked, in the card's channel and thread."""
     channel = (body.get("channel") or {}).get("id")
     message = body.get("message") or {}
     if channel:
         thread = message.get("thread_ts") or message.get("ts")
-        ctx.tell_privately(client, channel, body["user"]["id"], text, thread)
+        action_ts = (body.get("actions") or [{}])[0].get("action_ts")
+        key = f"action:{body['user']['id']}:{action_ts}" if action_ts else None
+        ctx.tell_privately(channel, body["user"]["id"], text, thread, key=key)

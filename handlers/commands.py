@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App
 
 from bot.command_text import (
     Command,
@@ -44,19 +43,18 @@ def register(app: App, ctx: HandlerContext) -> None:
     """Attach the slash command listener."""
 
     @app.command("/codegen")
-    def codegen_command(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def codegen_command(ack: Ack, command: dict[str, Any]) -> None:
         parsed = parse_slash_command(command.get("text") or "")
         if isinstance(parsed, ModalCommand):  # views.open needs the trigger_id within 3 s: before the ack
             reply = open_run_modal(
                 ctx,
-                client,
                 trigger_id=command["trigger_id"],
                 user=command["user_id"],
                 channel=command["channel_id"],
             )
         else:
             try:
-                reply = answer(ctx, command, parsed, respond)
+                reply = answer(ctx, command, parsed)
             except StorageError as exc:
                 log.error("could not record /codegen from %s: %s", command.get("user_id"), exc)
                 reply = error_text(STORAGE_FAILED)
@@ -66,7 +64,7 @@ def register(app: App, ctx: HandlerContext) -> None:
             ack()
 
 
-def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command, respond: Respond) -> str | None:
+def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str | None:
     """What to acknowledge the command with: an ephemeral text, or None once a run is recorded."""
     user, channel = command["user_id"], command["channel_id"]
     now = ctx.clock.now()
@@ -75,7 +73,7 @@ def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command, respon
     if isinstance(parsed, ConfigCommand):
         return answer_config(ctx, parsed, user=user, channel=channel)
     if isinstance(parsed, ReposCommand):
-        return answer_repos(ctx, respond)
+        return answer_repos(ctx, command)
     if isinstance(parsed, HelpCommand):
         return help_text()
     if isinstance(parsed, ListCommand):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-from bot.codegen import CodegenError
 from bot.command_text import ConfigCommand
 from bot.render.config import channel_settings_text, repos_text, setting_changed_text
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
+from storage.job_kinds import PRIORITY, REPOS
 
 ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codegen config shows them."
 
@@ -31,19 +31,15 @@ def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, cha
     return setting_changed_text(settings, command.name)
 
 
-def answer_repos(ctx: HandlerContext, respond: Callable[..., object]) -> str | None:
-    """The repository list when it is cached; otherwise None, and `respond` gets it after the ack."""
+def answer_repos(ctx: HandlerContext, command: dict[str, Any]) -> str | None:
+    """The repository list when it is cached; otherwise None, and a `repos` job answers through the
+    command's response_url after the ack."""
     assert ctx.repos is not None
-    repos = ctx.repos
-    if repos.is_fresh():
-        return repos_text([repo.full_name for repo in repos.cached() or []])
-
-    def look_up() -> None:
-        try:
-            text = repos_text([repo.full_name for repo in repos.all()])
-        except CodegenError as exc:
-            text = error_text(f"Couldn't list the repositories: {exc.user_message}")
-        respond(text=text, response_type="ephemeral")
-
-    ctx.reply_later(look_up)
+    if ctx.repos.is_fresh():
+        return repos_text([repo.full_name for repo in ctx.repos.cached() or []])
+    now = ctx.clock.now()
+    payload = {"response_url": command["response_url"]}
+    key = f"{REPOS}:{command.get('trigger_id') or now}"
+    ctx.store.add_job(REPOS, key, now=now, priority=PRIORITY[REPOS], payload=payload)
+    ctx.wake()
     return None

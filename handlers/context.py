@@ -1,62 +1,56 @@
-"""What every handler may use: storage, the clock, and ways to wake the workers."""
+"""What every handler may use: storage, the clock, SlackOut for views.open, and a way to wake the jobs."""
 
 from __future__ import annotations
 
-import logging
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-
-from slack_sdk import WebClient
+from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.repos import RepoDirectory
+from bot.slack_out import SlackOut
+from storage.job_kinds import PRIORITY, REPLY
 from storage.store import Store
-
-log = logging.getLogger("codegen_slack.handlers")
 
 
 @dataclass
 class HandlerContext:
-    """Handlers write intents to `store` and wake the worker that applies them."""
+    """Handlers record intents (and the jobs that carry them out) in `store`, then `wake()` the runner.
+
+    No handler calls Slack or Codegen itself, but for views.open (`slack.open_view`), which must
+    use its trigger within 3 seconds.
+    """
 
     store: Store
     clock: Clock
-    wake_creates: Callable[[], None]
-    wake_resumes: Callable[[], None]
+    slack: SlackOut
+    wake: Callable[[], None]
     max_prompt_chars: int = 20_000
     admin_users: frozenset[str] = frozenset()
     resume_policy: str = "anyone"
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
-    wake_progress: Callable[[], None] = lambda: None
-    wake_images: Callable[[], None] = lambda: None
-    _replies: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, "slack-reply"))
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""
         return not self.admin_users or user in self.admin_users
 
     def tell_privately(
-        self, client: WebClient, channel: str, user: str, text: str | None, thread_ts: str | None = None
+        self,
+        channel: str,
+        user: str,
+        text: str | None,
+        thread_ts: str | None = None,
+        *,
+        key: str | None = None,
+        visible: bool = False,
     ) -> None:
-        """Show `text` to `user` only (as a DM message in a DM), after the ack; None does nothing."""
+        """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. `key`
+        names what it answers (a redelivery of the same event then says it once); `visible` posts it
+        in the thread for everyone instead."""
         if not text:
             return
-        if channel.startswith("D"):
-            self.reply_later(lambda: client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts))
-        else:
-            self.reply_later(
-                lambda: client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-            )
-
-    def reply_later(self, send: Callable[[], object]) -> None:
-        """Send a best-effort courtesy reply (usage help) after the ack, off the request thread."""
-
-        def run() -> None:
-            try:
-                send()
-            except Exception as exc:  # a lost courtesy reply must not break anything else
-                log.warning("could not send a reply: %s", exc)
-
-        self._replies.submit(run)
+        say = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible}
+        reply_key = f"{REPLY}:{key or uuid.uuid4().hex}"
+        self.store.add_job(REPLY, reply_key, now=self.clock.now(), priority=PRIORITY[REPLY], payload=say)
+        self.wake()

@@ -45,8 +45,8 @@ def handle_message(
     bot_user_id = context.bot_user_id
     if not is_human_message(event, bot_user_id):
         return
-    if body.get("event_id") and not ctx.store.claim_event(str(body["event_id"]), ctx.clock.now()):
-        return
+    # A redelivered event, or the message and app_mention events of one message, share this key:
+    # the request (or the reply) it records is written once, in one transaction, before the ack.
     channel, ts, user = event["channel"], event["ts"], event["user"]
     thread_ts = event.get("thread_ts")
     text = strip_bot_mention(event.get("text") or "", bot_user_id or "")
@@ -56,7 +56,7 @@ def handle_message(
     if target is not None:
         if ctx.resume_policy == "requester" and user != target.requester:
             text = f":warning: Only <@{target.requester}>, who started this run, can send it follow-ups."
-            ctx.tell_privately(context.client, channel, user, text, thread_ts)
+            ctx.tell_privately(channel, user, text, thread_ts, key=key)
             return
         refusal = record_resume(
             ctx,
@@ -70,7 +70,7 @@ def handle_message(
             after_create=target.after_create,
             files=files,
         )
-        ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
+        ctx.tell_privately(channel, user, refusal, thread_ts, key=key)
         return
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     if not (mentioned or is_dm):
@@ -79,7 +79,7 @@ def handle_message(
     if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):
         parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT if thread_ts else IMAGES_ONLY_PROMPT)
     if not isinstance(parsed, RunCommand):
-        ctx.tell_privately(context.client, channel, user, _not_a_run(parsed), thread_ts)
+        ctx.tell_privately(channel, user, _not_a_run(parsed), thread_ts, key=key)
         return
     refusal = record_run_request(
         ctx,
@@ -92,7 +92,7 @@ def handle_message(
         thread_context=bool(thread_ts) and not is_dm,
         files=files,
     )
-    ctx.tell_privately(context.client, channel, user, refusal, thread_ts)
+    ctx.tell_privately(channel, user, refusal, thread_ts, key=key)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.render.home import (
     DM_ON_FINISH_VALUE,
@@ -14,8 +13,6 @@ from bot.render.home import (
     HOME_DEFAULT_MODEL,
     HOME_DEFAULT_REPO,
     HOME_DM_ON_FINISH,
-    HOME_RUNS_SHOWN,
-    home_view,
 )
 from handlers.context import HandlerContext
 from handlers.modals import MODEL_RE
@@ -26,47 +23,40 @@ def register(app: App, ctx: HandlerContext) -> None:
     """Attach the Home tab's listeners."""
 
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
             known_repositories(ctx)  # warms the repository menu
-            publish_home(ctx, client, event["user"], opened=True)
+            ctx.store.home_opened(event["user"], ctx.clock.now())
+            ctx.wake()
 
     @app.action(HOME_DM_ON_FINISH)
-    def dm_on_finish(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def dm_on_finish(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         chosen = {option.get("value") for option in action.get("selected_options") or []}
-        _change(ctx, ack, body, client, dm_on_finish=DM_ON_FINISH_VALUE in chosen)
+        _change(ctx, ack, body, dm_on_finish=DM_ON_FINISH_VALUE in chosen)
 
     @app.action(HOME_DEFAULT_REPO)
-    def default_repo(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def default_repo(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         chosen = (action.get("selected_option") or {}).get("value")
-        _change(ctx, ack, body, client, default_repo=chosen or None)
+        _change(ctx, ack, body, default_repo=chosen or None)
 
     @app.action(HOME_DEFAULT_MODEL)
-    def default_model(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def default_model(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         model = str(action.get("value") or "").strip()
         if model and not MODEL_RE.fullmatch(model):
-            _change(ctx, ack, body, client)  # not a model name: show the saved one again
+            _change(ctx, ack, body)  # not a model name: show the saved one again
         else:
-            _change(ctx, ack, body, client, default_model=model or None)
+            _change(ctx, ack, body, default_model=model or None)
 
     @app.action(HOME_CLEAR_DEFAULTS)
-    def clear_defaults(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        _change(ctx, ack, body, client, default_repo=None, default_model=None)
+    def clear_defaults(ack: Ack, body: dict[str, Any]) -> None:
+        _change(ctx, ack, body, default_repo=None, default_model=None)
 
 
-def publish_home(ctx: HandlerContext, client: WebClient, user: str, *, opened: bool = False) -> None:
-    """Build `user`'s Home tab from storage now and publish it after the ack; from now on it is kept
-    current as their runs change (bot/home_refresh.py)."""
-    now = ctx.clock.now()
-    view = home_view(ctx.store.runs_for_home(user, HOME_RUNS_SHOWN), ctx.store.user_prefs(user), now)
-    ctx.store.home_published(user, now, opened=opened)
-    ctx.reply_later(lambda: client.views_publish(user_id=user, view=view))
-
-
-def _change(ctx: HandlerContext, ack: Ack, body: dict[str, Any], client: WebClient, **prefs: Any) -> None:
+def _change(ctx: HandlerContext, ack: Ack, body: dict[str, Any], **prefs: Any) -> None:
     """Save the viewer's changed defaults, acknowledge, and show the Home tab as it now is."""
     user = body["user"]["id"]
     if prefs:
         ctx.store.set_user_prefs(user, **prefs)
     ack()
-    publish_home(ctx, client, user)
+    ctx.store.home_opened(user, ctx.clock.now(), opened=False)
+    ctx.wake()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.command_text import RunCommand
 from bot.images import IMAGES_ONLY_PROMPT, sort_attachments
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
+from storage.store import CapReached
 
 
 def record_run_request(
@@ -34,11 +35,6 @@ def record_run_request(
             f"That prompt is {len(command.prompt):,} characters; the limit is {ctx.max_prompt_chars:,}. "
             "Shorten it, or put the details in a file in the repository and point the agent at it."
         )
-    cap = ctx.runs_per_user_per_hour
-    if cap and ctx.store.count_creates_since(user, ctx.clock.now() - 3600) >= cap:
-        return error_text(
-            f"You've started {cap} runs in the last hour, the most allowed per person. Try again later."
-        )
     options: dict[str, object] = {"thread_context": thread_context, "message_ts": message_ts}
     prefs = ctx.store.user_prefs(user)
     repo = command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo
@@ -47,19 +43,24 @@ def record_run_request(
         options["repo"] = repo
     if model:
         options["model"] = model
-    _add_request(
-        ctx,
-        ctx.wake_creates,
-        files,
-        key=key,
-        kind="create",
-        channel=channel,
-        user=user,
-        prompt=command.prompt,
-        thread_ts=thread_ts,
-        options=options,
-        images=list(images),
-    )
+    try:
+        _add_request(
+            ctx,
+            files,
+            key=key,
+            kind="create",
+            channel=channel,
+            user=user,
+            prompt=command.prompt,
+            thread_ts=thread_ts,
+            options=options,
+            images=list(images),
+            hourly_cap=ctx.runs_per_user_per_hour,
+        )
+    except CapReached as exc:
+        return error_text(
+            f"You've started {exc.cap} runs in the last hour, the most allowed per person. Try again later."
+        )
     return None
 
 
@@ -85,7 +86,6 @@ def record_resume(
         return error_text(f"That follow-up is over {ctx.max_prompt_chars:,} characters; please shorten it.")
     _add_request(
         ctx,
-        ctx.wake_resumes,
         files,
         key=key,
         kind="resume",
@@ -101,14 +101,14 @@ def record_resume(
 
 def _add_request(
     ctx: HandlerContext,
-    wake: Callable[[], None],
     files: Iterable[dict[str, Any]],
     *,
     prompt: str,
     options: dict[str, Any],
     **request: Any,
 ) -> None:
-    """Record a request; one with images to download waits for the image worker first."""
+    """Record a request with its job (one with images to download gets an `images` job first), then
+    wake the runner. Raises CapReached, StorageError."""
     attachments = sort_attachments(files)
     prompt = (prompt.strip() or (IMAGES_ONLY_PROMPT if attachments.fetch else "")) + attachments.note
     if attachments.fetch:
@@ -120,4 +120,4 @@ def _add_request(
         state="fetching" if attachments.fetch else "pending",
         **request,
     )
-    (ctx.wake_images if attachments.fetch else wake)()
+    ctx.wake()

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.command_text import RunCommand, parse_command, slack_to_plain
@@ -51,12 +50,12 @@ def register(app: App, ctx: HandlerContext) -> None:
     """Attach the submission listeners and the repository menu's options listener."""
 
     @app.view(RUN_MODAL)
-    def submit_run(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        submit_run_modal(ctx, ack, body["user"]["id"], view, client)
+    def submit_run(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        submit_run_modal(ctx, ack, body["user"]["id"], view)
 
     @app.view(FOLLOW_UP_MODAL)
-    def submit_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        submit_follow_up_modal(ctx, ack, body["user"]["id"], view, client)
+    def submit_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        submit_follow_up_modal(ctx, ack, body["user"]["id"], view)
 
     @app.options(re.compile(f"^({REPO_SELECT}|{HOME_DEFAULT_REPO})$"))
     def repository_menu(ack: Ack, payload: dict[str, Any]) -> None:
@@ -66,7 +65,6 @@ def register(app: App, ctx: HandlerContext) -> None:
 
 def open_run_modal(
     ctx: HandlerContext,
-    client: WebClient,
     *,
     trigger_id: str,
     user: str,
@@ -97,12 +95,12 @@ def open_run_modal(
         note=THREAD_NOTE if thread_ts else "",
     )
     known_repositories(ctx)  # warms the repository menu while the person types
-    return _open(client, trigger_id, view)
+    return _open(ctx, trigger_id, view)
 
 
-def open_follow_up_modal(client: WebClient, trigger_id: str, run: RunRecord) -> str | None:
+def open_follow_up_modal(ctx: HandlerContext, trigger_id: str, run: RunRecord) -> str | None:
     """Open "Follow up" for `run`; an error text if Slack refused."""
-    return _open(client, trigger_id, follow_up_modal(run))
+    return _open(ctx, trigger_id, follow_up_modal(run))
 
 
 def follow_up_refusal(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
@@ -112,9 +110,7 @@ def follow_up_refusal(ctx: HandlerContext, run: RunRecord, user: str) -> str | N
     return None
 
 
-def submit_run_modal(
-    ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any], client: WebClient
-) -> None:
+def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any]) -> None:
     """Check the form (errors shown inline), then record the run request and close the modal."""
     values = view["state"]["values"]
     prompt = _text(values, PROMPT_BLOCK, PROMPT_INPUT)
@@ -138,7 +134,7 @@ def submit_run_modal(
         files=meta.get("files") or [],
     )
     ack()
-    ctx.tell_privately(client, channel, user, refusal, thread_ts or None)
+    ctx.tell_privately(channel, user, refusal, thread_ts or None, key=f"modal:{view['id']}")
 
 
 def run_form_errors(ctx: HandlerContext, prompt: str, repo: str, model: str) -> dict[str, str]:
@@ -156,9 +152,7 @@ def run_form_errors(ctx: HandlerContext, prompt: str, repo: str, model: str) -> 
     return errors
 
 
-def submit_follow_up_modal(
-    ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any], client: WebClient
-) -> None:
+def submit_follow_up_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, Any]) -> None:
     """Record the follow-up as a resume of the run, and show it in the run's thread."""
     prompt = _text(view["state"]["values"], PROMPT_BLOCK, PROMPT_INPUT)
     run_id = str(view.get("private_metadata") or "")
@@ -185,12 +179,12 @@ def submit_follow_up_modal(
         return
     ack()
     note = follow_up_note(user, run.run_id, prompt)
-    ctx.reply_later(lambda: client.chat_postMessage(channel=run.channel, thread_ts=run.thread_ts, text=note))
+    ctx.tell_privately(run.channel, user, note, run.thread_ts, key=f"follow_up:{view['id']}", visible=True)
 
 
-def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> str | None:
+def _open(ctx: HandlerContext, trigger_id: str, view: dict[str, Any]) -> str | None:
     try:
-        client.views_open(trigger_id=trigger_id, view=view)
+        ctx.slack.open_view(trigger_id, view)
     except SlackApiError as exc:
         log.warning("views.open failed: %s", exc.response.get("error"))
         return error_text(COULD_NOT_OPEN)

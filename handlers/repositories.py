@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.codegen import Repository
 from bot.repos import UnknownRepository, find_repository
 from handlers.context import HandlerContext
+from storage.job_kinds import PRIORITY, REPOS
 
 
 def known_repositories(ctx: HandlerContext) -> list[Repository] | None:
@@ -13,7 +14,8 @@ def known_repositories(ctx: HandlerContext) -> list[Repository] | None:
     if ctx.repos is None:
         return None
     if not ctx.repos.is_fresh():
-        ctx.reply_later(ctx.repos.all)
+        ctx.store.arm_job(REPOS, REPOS, now=ctx.clock.now(), priority=PRIORITY[REPOS], payload={})
+        ctx.wake()
     return ctx.repos.cached()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from handlers.context import HandlerContext
 from handlers.modals import open_run_modal
@@ -17,13 +16,12 @@ def register(app: App, ctx: HandlerContext) -> None:
     """Attach the shortcut listener."""
 
     @app.message_shortcut(SEND_TO_CODEGEN)
-    def send_to_codegen(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def send_to_codegen(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
         message = shortcut.get("message") or {}
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
         problem = open_run_modal(
             ctx,
-            client,
             trigger_id=shortcut["trigger_id"],
             user=user,
             channel=channel,
@@ -32,4 +30,4 @@ def register(app: App, ctx: HandlerContext) -> None:
             message_ts=str(message["ts"]),
             files=message.get("files") or [],
         )
-        ctx.tell_privately(client, channel, user, problem)
+        ctx.tell_privately(channel, user, problem, key=f"shortcut:{shortcut['trigger_id']}")

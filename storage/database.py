@@ -3,7 +3,6 @@ of the store shares (the error it raises, the steps noted on a request)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -80,19 +79,3 @@ class StoreBase:
             return "ok"
         except StorageError as exc:
             return str(exc)
-
-    @staticmethod
-    def _options(db: sqlite_utils.Database, request_id: int) -> dict[str, Any]:
-        rows = list(db.query("SELECT options FROM requests WHERE id = ?", (request_id,)))
-        return json.loads(rows[0]["options"] or "{}") if rows else {}
-
-    @classmethod
-    def _add_step(cls, db: sqlite_utils.Database, request_id: int, step: str) -> bool:
-        """Add `step` to the request's noted steps (inside a transaction); False when it was there."""
-        options = cls._options(db, request_id)
-        steps = options.setdefault("steps", [])
-        if step in steps:
-            return False
-        steps.append(step)
-        db["requests"].update(request_id, {"options": json.dumps(options)})
-        return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from storage.database import StoreBase
-from storage.records import RunRecord
+from storage.job_kinds import ANNOUNCE, arm_refresh, wake_requests
+from storage.records import AnnouncementState, RunRecord
 from storage.rows import run_from_row
 
 
@@ -23,45 +24,45 @@ class DisplayStore(StoreBase):
         )
         return [run_from_row(r) for r in rows]
 
-    def runs_to_refresh(self, shown_before: float, limit: int = 10) -> list[RunRecord]:
-        """Working runs whose status message was last edited before `shown_before` (elapsed time)."""
-        rows = self._rows(
-            "SELECT * FROM runs WHERE finished = 0 AND status_ts IS NOT NULL"
-            " AND shown_status = status AND COALESCE(shown_at, 0) < ? ORDER BY shown_at LIMIT ?",
-            (shown_before, limit),
-        )
-        return [run_from_row(r) for r in rows]
-
     def mark_shown(self, run_id: int, status: str, now: float) -> None:
         """The status message now shows `status`."""
         with self._tx() as db:
             db["runs"].update(run_id, {"shown_status": status, "shown_at": now})
-
-    def runs_to_announce(self) -> list[tuple[RunRecord, int, bool]]:
-        """Every finished run with an unannounced finish, oldest finish first: (run, finish number,
-        announcement begun)."""
-        rows = self._rows(
-            "SELECT * FROM runs INDEXED BY runs_unannounced"
-            " WHERE finished = 1 AND finish_count > announced_count ORDER BY finished_at"
-        )
-        return [(run_from_row(r), r["finish_count"], bool(r["announcing"])) for r in rows]
 
     def begin_announcement(self, run_id: int) -> None:
         """Note that result posts may be on Slack from here on (checked after a crash)."""
         with self._tx() as db:
             db["runs"].update(run_id, {"announcing": 1})
 
-    def mark_announced(self, run_id: int, finish: int) -> None:
-        """The finish number `finish` of this run has been announced in Slack."""
+    def mark_announced(self, run_id: int, finish: int, now: float = 0.0) -> None:
+        """The finish number `finish` of this run has been announced in Slack; the follow-ups that
+        waited for it are due at `now`."""
         with self._tx() as db:
             db["runs"].update(run_id, {"announced_count": finish, "announcing": 0})
+            db.execute(  # an announcement job for it, if any, has nothing left to do
+                "UPDATE jobs SET status = 'done' WHERE key = ? AND status IN ('queued', 'retrying')",
+                (f"{ANNOUNCE}:{run_id}:{finish}",),
+            )
+            wake_requests(db, "kind = 'resume' AND run_id = ?", (run_id,), now)
 
-    def mark_announced_all(self, run_id: int) -> None:
+    def mark_announced_all(self, run_id: int, now: float) -> None:
         """Every finish of this run counts as announced (used when its channel is gone)."""
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET announced_count = finish_count, announcing = 0 WHERE run_id = ?", (run_id,)
             )
+            wake_requests(db, "kind = 'resume' AND run_id = ?", (run_id,), now)
+
+    def announcement_state(self, run_id: int) -> AnnouncementState | None:
+        """How far the run's finishes have been announced (None: no such run)."""
+        rows = self._rows(
+            "SELECT finish_count, announced_count, announcing FROM runs WHERE run_id = ?", (run_id,)
+        )
+        if not rows:
+            return None
+        return AnnouncementState(
+            rows[0]["finish_count"], rows[0]["announced_count"], bool(rows[0]["announcing"])
+        )
 
     def announcement_due(self, run_id: int) -> bool:
         """Whether a finish of the run is still to be announced in Slack."""
@@ -85,35 +86,22 @@ class DisplayStore(StoreBase):
         """How many runs are still working."""
         return self._rows("SELECT COUNT(*) AS n FROM runs WHERE finished = 0")[0]["n"]
 
-    def runs_due_for_progress(self, now: float, limit: int = 50) -> list[RunRecord]:
-        """Working runs whose latest step is due to be looked up, longest waiting first."""
-        rows = self._rows(
-            "SELECT * FROM runs WHERE finished = 0 AND COALESCE(next_progress_at, 0) <= ?"
-            " ORDER BY COALESCE(next_progress_at, 0), run_id LIMIT ?",
-            (now, limit),
-        )
-        return [run_from_row(r) for r in rows]
-
-    def next_progress_due(self) -> float | None:
-        """When the next working run's steps are due to be looked up."""
-        rows = self._rows("SELECT MIN(COALESCE(next_progress_at, 0)) AS t FROM runs WHERE finished = 0")
-        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
-
     def record_progress(
-        self, run_id: int, *, next_at: float, step: str | None = None, count: int | None = None
+        self, run_id: int, *, now: float, step: str | None = None, count: int | None = None
     ) -> bool:
         """Write the run's latest step and step count; True (and its card due for an edit) on a change."""
         with self._tx() as db:
             rows = list(db.query("SELECT latest_step, step_count FROM runs WHERE run_id = ?", (run_id,)))
             if not rows:
                 return False
-            update: dict[str, Any] = {"next_progress_at": next_at}
+            update: dict[str, Any] = {}
             new_step = step if step is not None else rows[0]["latest_step"]
             new_count = count if count is not None else rows[0]["step_count"]
             changed = (new_step, new_count) != (rows[0]["latest_step"], rows[0]["step_count"])
             if changed:
                 update.update(latest_step=new_step, step_count=new_count, shown_at=None)
-            db["runs"].update(run_id, update)
+                db["runs"].update(run_id, update)
+                arm_refresh(db, run_id, now=now)
         return changed
 
     # --- finish DMs ---------------------------------------------------------------------------------

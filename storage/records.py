@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 FINISHED_STATUSES = frozenset({"COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"})
@@ -52,6 +53,16 @@ class RunRecord:
     def finished(self) -> bool:
         """Whether the run has stopped working."""
         return is_finished(self.status)
+
+
+@dataclass(frozen=True)
+class AnnouncementState:
+    """How many times a run finished, how many of those finishes are in Slack, and whether posting
+    the next one had begun (so its parts may partly be in the thread)."""
+
+    finishes: int
+    announced: int
+    begun: bool
 
 
 RequestKind = Literal["create", "resume", "steps"]
@@ -128,3 +139,37 @@ class StatusCheck:
     summary: str | None = None
     web_url: str | None = None
     pull_requests: tuple[PullRequest, ...] | None = None
+
+
+class JobStatus(StrEnum):
+    """Where a job stands; storage/jobs.py has the table of moves between them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One effect the bot owes Slack or Codegen: its kind, what it is about, and how it has gone.
+
+    `run_after` is epoch seconds; `resource` names the rate limit it waits on (e.g. one channel's
+    posts), so the runner can pass over jobs whose limit is full and take others.
+    """
+
+    id: int
+    kind: str
+    key: str
+    status: JobStatus
+    priority: int
+    request_id: int | None
+    run_id: int | None
+    resource: str | None
+    payload: dict[str, Any]
+    attempts: int
+    run_after: float
+    last_error: str | None
+    created_at: float
+    updated_at: float

@@ -6,7 +6,17 @@ import json
 from dataclasses import fields, replace
 from typing import Any
 
+import sqlite_utils
+
 from storage.database import RESUMED_STEP, StoreBase
+from storage.job_kinds import (
+    HOME_MIN_INTERVAL_SECONDS,
+    arm_announcement,
+    arm_card,
+    arm_home,
+    arm_watching,
+    wake_requests,
+)
 from storage.records import PullRequest, Request, RunRecord, StatusCheck, WatchedRun
 from storage.rows import request_from_row, run_from_row
 
@@ -15,8 +25,20 @@ _FOLLOW_UPS_OF = (
     "state IN ('pending', 'fetching') AND kind = 'resume' AND run_id IS NULL"
     " AND json_extract(options, '$.after_create') = ?"
 )
-# Marks out of date the Home tabs (of those who opened theirs) that list the runs given after it.
-_HOMES_OF_RUNS = "UPDATE homes SET due = 1 WHERE user IN (SELECT requester FROM runs WHERE run_id IN"
+
+
+def _arm_homes(db: sqlite_utils.Database, run_ids: list[int], now: float) -> None:
+    """Republish the Home tabs (of those who opened theirs) that list these runs."""
+    marks = ",".join("?" * len(run_ids))
+    homes = db.query(
+        "SELECT user, published_at FROM homes WHERE user IN"
+        f" (SELECT requester FROM runs WHERE run_id IN ({marks}))",
+        run_ids,
+    )
+    for home in list(homes):
+        arm_home(
+            db, home["user"], now=now, not_before=(home["published_at"] or 0) + HOME_MIN_INTERVAL_SECONDS
+        )
 
 
 class RunStore(StoreBase):
@@ -37,12 +59,18 @@ class RunStore(StoreBase):
                 {"channel": run.channel, "thread_ts": run.thread_ts, "run_id": run.run_id},
                 replace=True,
             )
-            db.execute(f"{_HOMES_OF_RUNS} (?))", (run.run_id,))
+            _arm_homes(db, [run.run_id], run.created_at)
+            if run.status_ts and run.shown_status != run.status:
+                arm_card(db, run.run_id, now=run.created_at)
+            if run.finished:
+                arm_announcement(db, run.run_id, 1, now=run.created_at, channel=run.channel)
+            else:
+                arm_watching(db, run.run_id, now=run.created_at)
             if request_id is not None:
                 db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
+                wake_requests(db, _FOLLOW_UPS_OF, (request_id,), run.created_at)
                 db.execute(  # replies written in the thread while the run was being made
-                    f"UPDATE requests SET run_id = ?, next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}",
-                    (run.run_id, run.created_at, request_id),
+                    f"UPDATE requests SET run_id = ? WHERE {_FOLLOW_UPS_OF}", (run.run_id, request_id)
                 )
 
     def count_runs_by_status(self) -> dict[str, int]:
@@ -58,7 +86,7 @@ class RunStore(StoreBase):
     def wake_follow_ups(self, create_id: int, now: float) -> None:
         """Make the replies waiting for the run of create request `create_id` due now (it failed)."""
         with self._tx() as db:
-            db.execute(f"UPDATE requests SET next_attempt_at = ? WHERE {_FOLLOW_UPS_OF}", (now, create_id))
+            wake_requests(db, _FOLLOW_UPS_OF, (create_id,), now)
 
     def create_for_thread(self, channel: str, thread_ts: str) -> Request | None:
         """The request still making the run of a Slack thread, if any."""
@@ -124,7 +152,11 @@ class RunStore(StoreBase):
         given) gets its "resumed" step noted in the same transaction."""
         with self._tx() as db:
             if request_id is not None:
-                self._add_step(db, request_id, RESUMED_STEP)
+                db.execute(
+                    "INSERT OR IGNORE INTO steps (request_id, step) VALUES (?, ?)", (request_id, RESUMED_STEP)
+                )
+            arm_watching(db, run_id, now=now)
+            arm_card(db, run_id, now=now)
             db["runs"].update(
                 run_id,
                 {
@@ -180,12 +212,27 @@ class RunStore(StoreBase):
                     quiet.append((now, check.next_check_at, check.run_id))
                 else:
                     db["runs"].update(check.run_id, update)
+                    self._arm_after_change(db, row, update, now)
                     changed.append(check.run_id)
             db.conn.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
             if changed:
-                marks = ",".join("?" * len(changed))
-                db.execute(f"{_HOMES_OF_RUNS} ({marks}))", changed)
+                _arm_homes(db, changed, now)
         return changed
+
+    @staticmethod
+    def _arm_after_change(
+        db: sqlite_utils.Database, row: dict[str, Any], update: dict[str, Any], now: float
+    ) -> None:
+        """The jobs a change makes due: the card; on a finish its announcement and the run's waiting
+        follow-ups; when it works again, its progress."""
+        run_id = row["run_id"]
+        if row["status_ts"]:
+            arm_card(db, run_id, now=now)
+        if update["finished"] and not row["finished"]:
+            arm_announcement(db, run_id, update["finish_count"], now=now, channel=row["channel"])
+            wake_requests(db, "kind = 'resume' AND run_id = ?", (run_id,), now)
+        elif row["finished"] and not update["finished"]:
+            arm_watching(db, run_id, now=now)
 
     @staticmethod
     def _check_changes(row: dict[str, Any], check: StatusCheck, now: float) -> dict[str, Any] | None:

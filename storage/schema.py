@@ -109,7 +109,68 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Jobs (every effect still owed, with status, attempts and lease) and the crash-safety steps of
+    requests, which lived in the requests' options JSON; the work pending at the upgrade becomes jobs."""
+    db["jobs"].create(
+        {
+            "id": int,
+            "kind": str,
+            "key": str,
+            "status": str,
+            "priority": int,
+            "request_id": int,
+            "run_id": int,
+            "resource": str,
+            "payload": str,
+            "attempts": int,
+            "run_after": float,
+            "lease_until": float,
+            "again": int,
+            "last_error": str,
+            "created_at": float,
+            "updated_at": float,
+        },
+        pk="id",
+        not_null={"kind", "key", "status"},
+        defaults={"attempts": 0, "again": 0, "priority": 5},
+    )
+    db["jobs"].create_index(["key"], unique=True)
+    db.execute("CREATE INDEX jobs_due ON jobs (priority, run_after) WHERE status IN ('queued', 'retrying')")
+    db["jobs"].create_index(["status", "updated_at"])
+    db["steps"].create({"request_id": int, "step": str}, pk=("request_id", "step"))
+    db.execute(
+        "INSERT INTO steps (request_id, step) SELECT requests.id, value"
+        " FROM requests, json_each(requests.options, '$.steps')"
+    )
+    _v5_pending_work(db)
+
+
+def _v5_pending_work(db: sqlite_utils.Database) -> None:
+    """Jobs for what an older version still had to do: pending requests, unannounced finishes, cards
+    not yet showing their run's status, working runs and out-of-date Home tabs."""
+    from storage import job_kinds as k
+
+    for r in db.query(
+        "SELECT id, kind, state, next_attempt_at FROM requests WHERE state IN ('pending', 'fetching')"
+    ):
+        k.arm_request(
+            db, r["kind"], r["id"], now=r["next_attempt_at"] or 0.0, fetching=r["state"] == "fetching"
+        )
+    for r in db.query("SELECT run_id, channel, finish_count FROM runs WHERE finish_count > announced_count"):
+        k.arm_announcement(db, r["run_id"], r["finish_count"], now=0.0, channel=r["channel"])
+    for r in db.query(
+        "SELECT run_id FROM runs WHERE status_ts IS NOT NULL"
+        " AND (shown_status IS NULL OR shown_status != status)"
+    ):
+        k.arm_card(db, r["run_id"], now=0.0)
+    for r in db.query("SELECT run_id FROM runs WHERE finished = 0"):
+        k.arm_watching(db, r["run_id"], now=0.0)
+    for r in db.query("SELECT user FROM homes WHERE due = 1"):
+        k.arm_home(db, r["user"], now=0.0, not_before=0.0)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from storage.database import StoreBase
+from storage.job_kinds import HOME, PRIORITY
+from storage.jobs import arm
 from storage.records import ChannelSettings, RunRecord, UserPrefs
 from storage.rows import run_from_row
 
@@ -53,26 +55,27 @@ class SettingsStore(StoreBase):
 
     # --- App Home tabs kept current -----------------------------------------------------------------
 
-    def home_published(self, user: str, now: float, *, opened: bool = False) -> None:
-        """`user`'s Home tab was just published (because they `opened` it, or to show a change)."""
-        row: dict[str, Any] = {"user": user, "published_at": now, "due": 0}
-        if opened:
-            row["opened_at"] = now
+    def home_published(self, user: str, now: float) -> None:
+        """`user`'s Home tab was just published."""
         with self._tx() as db:
+            db["homes"].upsert({"user": user, "published_at": now, "due": 0}, pk="user")
+
+    def home_opened(self, user: str, now: float, *, opened: bool = True) -> None:
+        """`user` opened their Home tab (or changed a default there): publish it now; from the first
+        opening on it is kept current as their runs change."""
+        with self._tx() as db:
+            row: dict[str, Any] = {"user": user}
+            if opened:
+                row["opened_at"] = now
             db["homes"].upsert(row, pk="user")
-
-    def homes_due(self, published_before: float, limit: int) -> list[str]:
-        """Users whose Home shows runs that changed since, last published before `published_before`."""
-        rows = self._rows(
-            "SELECT user FROM homes WHERE due = 1 AND published_at < ? ORDER BY published_at LIMIT ?",
-            (published_before, limit),
-        )
-        return [str(r["user"]) for r in rows]
-
-    def next_home_due(self) -> float | None:
-        """When the earliest out-of-date Home was last published (None when none is out of date)."""
-        rows = self._rows("SELECT MIN(published_at) AS t FROM homes WHERE due = 1")
-        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+            arm(
+                db,
+                HOME,
+                f"{HOME}:{user}",
+                now=now,
+                priority=PRIORITY[HOME],
+                payload={"user": user, "opened": True},
+            )
 
     def runs_for_home(self, user: str, limit: int = 20) -> list[RunRecord]:
         """A user's runs for their App Home: working ones first, then the newest."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
-from storage.requests import EVENT_MEMORY_SECONDS, RequestStore
+from storage.jobs import JobStore
+from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
 from storage.settings import SettingsStore
 
-__all__ = ["EVENT_MEMORY_SECONDS", "RESUMED_STEP", "StorageError", "Store"]
+__all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore):
-    """Threads ↔ runs, run state, pending requests and processed event ids, in one SQLite file."""
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore):
+    """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""

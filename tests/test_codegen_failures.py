@@ -36,7 +36,7 @@ def test_no_access_tells_what_to_check(
 def test_outage_is_announced_once_and_the_run_starts_when_codegen_returns(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
-    codegen_api.fail_next(5, 503, method="POST", path="create_run")
+    codegen_api.fail_next(4, 503, method="POST", path="create_run")  # retried after 1, 2, 4 and 8 s
     app.command("survive the outage")
     root = wait_for(lambda: slack_server.messages(GENERAL), what="status message")[0]
     wait_for(lambda: codegen_api.runs(), timeout=40, what="the run once Codegen is back")

@@ -176,7 +176,6 @@ def test_result_partly_posted_before_a_failure_is_completed_not_repeated(
     slack_server.fail_next("chat.postMessage", "internal_error", after=1)
     codegen_api.set_status(run_id, "COMPLETE", result="Changelog written.\n" + "A line of changes.\n" * 1200)
     wait_for(lambda: slack_server.count("chat.postMessage", ok=False), what="the failure after the post")
-    app.bot.workers["notifier"].wake()  # its retry comes at once instead of in RETRY_SECONDS
     wait_for(
         lambda: not app.bot.store.announcement_due(run_id) and app.bot.store.get_run(run_id).finished,
         timeout=15,

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.cards import card_kinds
 from bot.codegen import CodegenClient, RateLimits
-from bot.creates import QUEUE_EDITS_PER_MINUTE, CreateDeps, CreateWorker
-from bot.notifier import Notifier
+from bot.create_queue import QUEUE_EDITS_PER_MINUTE, queue_kind
+from bot.creates import CreateDeps, create_kind, refill_create_limiter
+from bot.jobs import Runner
 from bot.repos import RepoDirectory
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
@@ -32,7 +34,8 @@ class Queue:
     clock: FakeClock
     db_path: Path
     store: Store | None = None
-    worker: CreateWorker | None = None
+    runner: Runner | None = None
+    cards: Runner | None = None
     client: CodegenClient | None = None
 
     def start_process(self) -> None:
@@ -49,9 +52,12 @@ class Queue:
         )
         deps = CreateDeps(
             store=self.store, codegen=self.client, limits=limits, slack=slack,
-            repos=RepoDirectory(self.client, self.clock), clock=self.clock, creates_per_minute=LIMIT,
+            repos=RepoDirectory(self.client, self.clock), clock=self.clock,
         )
-        self.worker = CreateWorker(deps, on_settled=lambda: None)
+        refill_create_limiter(self.store, limits, self.clock.now())
+        kinds = [create_kind(deps, on_started=lambda: None), queue_kind(deps, LIMIT)]
+        self.runner = Runner(self.store, self.clock, kinds)
+        self.cards = Runner(self.store, self.clock, card_kinds(self.store, slack, self.clock))
 
     def stop_process(self) -> None:
         assert self.store and self.client
@@ -69,9 +75,9 @@ class Queue:
             )
 
     def work(self) -> None:
-        """Step the worker until it has nothing more to do at this moment."""
-        assert self.worker
-        while (delay := self.worker.step()) is not None and delay <= 0.05:
+        """Run the create and queue jobs until they have nothing more to do at this moment."""
+        assert self.runner
+        while (delay := self.runner.drain()) is not None and delay <= 0.05:
             self.clock.advance(delay)
 
     def prompts(self) -> list[str]:
@@ -165,10 +171,8 @@ def test_the_queued_message_becomes_the_run_message(queue: Queue) -> None:
     queue.clock.advance(60)
     queue.work()
     run_id = queue.codegen.runs()[-1]["id"]
-    assert queue.store
-    web = make_web_client(queue.slack_server.bot_token, queue.slack_server.api_url)
-    slack = SlackOut(web, limits=SlackLimits(queue.clock))
-    Notifier(store=queue.store, slack=slack, clock=queue.clock).step()
+    assert queue.cards
+    queue.cards.drain()  # the run's card job shows it in the queued message
     now_shown = queue.slack_server.message(GENERAL, message["ts"])
     assert f"Codegen run #{run_id}" in now_shown["text"] and "Queued" not in now_shown["text"]
     assert len(queue.shown()) == LIMIT + 1

@@ -1,5 +1,6 @@
-"""The notifier in fake time: status messages are edited only when something changed, or to update
-the elapsed time about once a minute, and never more than Slack allows."""
+"""Announcements and status cards in fake time (the job runner drained in the test's thread): status
+messages are edited only when something changed, or to update the elapsed time about once a minute,
+and never more than Slack allows."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.notifier import ELAPSED_REFRESH_SECONDS, Notifier
+from bot.announce import announce_kind
+from bot.cards import card_kinds
+from bot.clock import Clock
+from bot.jobs import Runner
 from bot.render.messages import SlackMessage
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
+from storage.job_kinds import REFRESH_SECONDS as ELAPSED_REFRESH_SECONDS
 from storage.records import PullRequest, RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
@@ -21,8 +26,13 @@ from tests.servers.slack_server import SlackServer
 GENERAL = "C0GENERAL"
 
 
+def notifier_jobs(store: Store, slack: SlackOut, clock: Clock) -> Runner:
+    """A runner of the jobs that bring Slack up to date (announcements, cards), drained by the test."""
+    return Runner(store, clock, [announce_kind(store, slack, clock), *card_kinds(store, slack, clock)])
+
+
 @pytest.fixture
-def parts(tmp_path: Path, slack_server: SlackServer) -> Iterator[tuple[Store, Notifier, FakeClock, str]]:
+def parts(tmp_path: Path, slack_server: SlackServer) -> Iterator[tuple[Store, Runner, FakeClock, str]]:
     clock = FakeClock()
     store = Store(str(tmp_path / "bot.db"))
     slack = SlackOut(make_web_client(slack_server.bot_token, slack_server.api_url))
@@ -39,7 +49,7 @@ def parts(tmp_path: Path, slack_server: SlackServer) -> Iterator[tuple[Store, No
             changed_at=clock.now(),
         )
     )
-    yield store, Notifier(store=store, slack=slack, clock=clock), clock, status_ts
+    yield store, notifier_jobs(store, slack, clock), clock, status_ts
     store.close()
 
 
@@ -49,39 +59,39 @@ def edits(slack: SlackServer) -> int:
 
 def test_status_message_is_edited_once_per_change(parts, slack_server: SlackServer) -> None:
     store, notifier, clock, status_ts = parts
-    notifier.step()
+    notifier.drain()
     assert edits(slack_server) == 1
     for _ in range(5):
         clock.advance(5)
         store.record_check(1, now=clock.now(), next_check_at=clock.now() + 5, status="ACTIVE")
-        notifier.step()
+        notifier.drain()
     assert edits(slack_server) == 1  # nothing changed, nothing edited
     store.record_check(1, now=clock.now(), next_check_at=clock.now() + 5, status="RUNNING")
-    notifier.step()
-    notifier.step()
+    notifier.drain()
+    notifier.drain()
     assert edits(slack_server) == 2
     assert "RUNNING" in str(slack_server.message(GENERAL, status_ts)["blocks"])
 
 
 def test_elapsed_time_is_refreshed_about_once_a_minute(parts, slack_server: SlackServer) -> None:
     _, notifier, clock, status_ts = parts
-    notifier.step()
+    notifier.drain()
     clock.advance(ELAPSED_REFRESH_SECONDS / 2)
-    notifier.step()
+    notifier.drain()
     assert edits(slack_server) == 1
     clock.advance(ELAPSED_REFRESH_SECONDS)
-    notifier.step()
+    notifier.drain()
     assert edits(slack_server) == 2
     assert "1m 30s" in str(slack_server.message(GENERAL, status_ts)["blocks"])
 
 
 def test_a_pull_request_reaches_the_card_at_once(parts, slack_server: SlackServer) -> None:
     store, notifier, clock, status_ts = parts
-    notifier.step()
+    notifier.drain()
     clock.advance(5)
     pr = PullRequest(title="Fix login", url="https://github.com/acme/web/pull/7")
     store.record_check(1, now=clock.now(), next_check_at=clock.now() + 5, pull_requests=(pr,))
-    notifier.step()
+    notifier.drain()
     assert edits(slack_server) == 2
     assert "pull/7" in str(slack_server.message(GENERAL, status_ts)["blocks"])
 
@@ -98,10 +108,10 @@ def test_direct_messages_to_one_person_open_the_conversation_once(slack_server: 
 def test_finished_run_gets_no_more_elapsed_edits(parts, slack_server: SlackServer) -> None:
     store, notifier, clock, _ = parts
     store.record_check(1, now=clock.now(), next_check_at=clock.now(), status="COMPLETE", result="ok")
-    notifier.step()
+    notifier.drain()
     before = edits(slack_server)
     clock.advance(10 * ELAPSED_REFRESH_SECONDS)
-    notifier.step()
+    notifier.drain()
     assert edits(slack_server) == before
     assert slack_server.count("chat.postMessage", ok=True) == 2  # the status message, then the result once
 
@@ -138,7 +148,7 @@ def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_
             store.mark_shown(run_id, "ACTIVE", clock.now())
         server.rate_limits_enabled = True
         slack = SlackOut(make_web_client(server.bot_token, server.api_url), limits=SlackLimits(clock))
-        notifier = Notifier(store=store, slack=slack, clock=clock)
+        notifier = notifier_jobs(store, slack, clock)
         for run_id in cards:  # two changes each before the notifier gets to them
             store.record_check(run_id, now=clock.now(), next_check_at=clock.now(), status="RUNNING")
             store.record_check(
@@ -149,7 +159,7 @@ def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_
                 result=f"result of {run_id}",
             )
 
-        delay = notifier.step()
+        delay = notifier.drain()
         for run_id, (channel, ts) in cards.items():
             assert f"result of {run_id}" in str(server.messages(channel, ts)[1:]), run_id
         assert 0 < edits(server) < 50
@@ -159,7 +169,7 @@ def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_
             if not store.runs_to_show():
                 break
             clock.advance(max(delay or 0.0, 0.1))
-            delay = notifier.step()
+            delay = notifier.drain()
         assert not store.runs_to_show()
         assert edits(server) == 120  # one per run: its final state, not each change
         assert server.count("reactions.add", ok=True) == 120

@@ -7,9 +7,11 @@ from collections import Counter
 import pytest
 
 from bot.codegen import CodegenClient, RateLimits, RunLog
-from bot.progress import ProgressDeps, ProgressWorker
+from bot.jobs import Runner
+from bot.progress import ProgressDeps, progress_kind
 from bot.render.steps import describe_step
 from bot.slack_out import SlackOut, make_web_client
+from bot.steps import steps_kind
 from storage.records import RunRecord
 from storage.store import Store
 from tests.harness import AppUnderTest, wait_for
@@ -81,8 +83,8 @@ def test_lookups_share_the_logs_limit_fairly_and_leave_room_for_show_steps(
     )
     store = Store(":memory:")
     slack = SlackOut(make_web_client(slack_server.bot_token, slack_server.api_url))
-    deps = ProgressDeps(store=store, codegen=codegen, slack=slack, clock=clock, poll_seconds=5.0, share=0.8)
-    worker = ProgressWorker(deps, on_progress=lambda: None)
+    deps = ProgressDeps(store=store, codegen=codegen, clock=clock, poll_seconds=5.0, share=0.8)
+    jobs = Runner(store, clock, [progress_kind(deps), steps_kind(store, codegen, slack)])
     root = slack_server.post_as_user(GENERAL, "U0ALICE", "card")
     ids = []
     for _ in range(5):
@@ -103,7 +105,7 @@ def test_lookups_share_the_logs_limit_fairly_and_leave_room_for_show_steps(
     def simulate(seconds: float) -> None:
         end = clock.now() + seconds
         while clock.now() < end:
-            clock.advance(min(worker.step() or 30.0, 30.0))
+            clock.advance(min(jobs.drain() or 30.0, 30.0))
 
     simulate(600)
     lookups = [c for c in codegen_server.calls if c.route == "logs"]
@@ -123,7 +125,7 @@ def test_lookups_share_the_logs_limit_fairly_and_leave_room_for_show_steps(
         thread_ts=root,
         run_id=ids[0],
     )
-    worker.step()  # "Show steps" may use the rest of the limit: answered at once
+    jobs.drain()  # "Show steps" may use the rest of the limit: answered at once
     assert any("steps of run" in m["text"].lower() for m in slack_server.messages(GENERAL, thread_ts=root))
 
     store.record_check(ids[0], now=clock.now(), next_check_at=clock.now(), status="COMPLETE")

@@ -122,7 +122,7 @@ def test_huge_result_is_split_within_slack_limits(app: AppUnderTest, codegen_api
     for index in range(6):
         codegen_api.add_pull_request(run_id, title=f"PR {index}", url=f"https://github.com/a/b/pull/{index}")
     codegen_api.set_status(run_id, "COMPLETE", result=chapter * 60)
-    wait_for(lambda: app.bot.store.runs_to_announce() == [] and app.bot.store.get_run(run_id).finished,
+    wait_for(lambda: app.bot.store.get_run(run_id).finished and not app.bot.store.announcement_due(run_id),
              what="the announcement")
     wait_for(lambda: slack_server.messages(GENERAL, thread_ts=root["ts"])[1:], what="result parts")
     time.sleep(0.3)

@@ -403,10 +403,9 @@ class CodegenClient:
                 status = response.status_code
             if maybe_sent and not idempotent and recover is None:
                 raise CodegenUnavailable(status_code=status) from cause
-            look_first = maybe_sent and recover is not None
-            out_of_attempts = attempt >= self._max_attempts
-            if out_of_attempts and not look_first:
+            if attempt >= self._max_attempts:  # a caller that retries looks for a lost effect itself
                 raise CodegenUnavailable(status_code=status) from cause
+            look_first = maybe_sent and recover is not None
             delay = self._backoff(attempt)
             log.warning(
                 "Codegen %s %s failed (%s); attempt %d/%d, next step in %.2fs",
@@ -421,8 +420,6 @@ class CodegenClient:
             if look_first and recover is not None and (found := recover()) is not None:
                 log.info("Codegen %s %s had succeeded after all", method, path)
                 return found
-            if out_of_attempts:
-                raise CodegenUnavailable(status_code=status) from cause
 
     def _observe(self, limiter: SlidingWindowLimiter, outcome: str) -> None:
         """Report one answered (or failed) call to `on_call` as (limit class, outcome)."""

@@ -376,6 +376,22 @@ class SlackServer:
                 raise KeyError(f"no thread {thread_ts} in {channel}") from e
             return message.ts
 
+    def delete_as_user(self, channel: str, ts: str) -> None:
+        """A person deletes their message (no event is delivered): a thread parent stays as a
+        tombstone, which, as in Slack, can no longer be reacted to (message_not_found)."""
+        with self._lock:
+            target = self._channels[channel]
+            message = target.messages[ts]
+            if message.replies:
+                message.subtype, message.text = "tombstone", "This message was deleted."
+                message.blocks = message.attachments = message.metadata = None
+                return
+            del target.messages[ts]
+            if ts in target.top:
+                target.top.remove(ts)
+            if message.thread_ts and message.thread_ts != ts:
+                target.messages[message.thread_ts].replies.remove(ts)
+
     def add_file(self, name: str, content: bytes, mimetype: str, *, user: str = "U0ALICE") -> dict[str, Any]:
         """An uploaded file: returns its file object for events; `url_private` serves `content` to
         requests bearing the bot token (others get an HTML login page, as from Slack)."""
@@ -761,6 +777,8 @@ class SlackServer:
         if channel.archived:
             raise SlackError("is_archived")
         message = self._find(channel, params.get("timestamp"))
+        if message.subtype == "tombstone":
+            raise SlackError("message_not_found")
         name = str(params.get("name") or "").strip(":")
         if not name:
             raise SlackError("invalid_name")

@@ -1,0 +1,92 @@
+"""`card` and `refresh` jobs: each run's status message edited to show the run as it is now.
+
+A `card` job follows a change of status or pull requests (and adds ✅ / ❌ once the run finished)
+within `STATUS_SHARE` of Slack's edit and reaction limits; a `refresh` job, recurring every minute
+while the run works and due at once when its latest step changes, keeps the elapsed time and step
+line current within the smaller `REFRESH_SHARE`. The rest of each limit is left for people's own
+actions. An edit shows the run's latest state, so changes that pile up behind the limit cost one
+edit per run. A message that is gone ends the effect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.jobs import Again, JobKind, Outcome
+from bot.render.messages import reaction_for, status_message
+from bot.slack_errors import is_gone, slack_error
+from bot.slack_limits import EDIT, REACT
+from bot.slack_out import SlackOut
+from storage.job_kinds import CARD, REFRESH, REFRESH_SECONDS
+from storage.records import Job, RunRecord
+from storage.store import Store
+
+log = logging.getLogger("codegen_slack.cards")
+
+STATUS_SHARE = 0.8  # of Slack's edit and reaction limits, for status changes; the rest for people
+REFRESH_SHARE = 0.5  # of the edit limit, for elapsed-time and progress edits
+
+
+def card_kinds(store: Store, slack: SlackOut, clock: Clock) -> list[JobKind]:
+    """The `card` and `refresh` job kinds."""
+    cards = Cards(store, slack, clock)
+    limits = slack.limits
+    return [
+        JobKind(
+            CARD,
+            cards.show,
+            gate=lambda: max(
+                limits.wait_time(EDIT, share=STATUS_SHARE), limits.wait_time(REACT, share=STATUS_SHARE)
+            ),
+        ),
+        JobKind(REFRESH, cards.refresh, gate=lambda: limits.wait_time(EDIT, share=REFRESH_SHARE)),
+    ]
+
+
+class Cards:
+    """Edits status messages."""
+
+    def __init__(self, store: Store, slack: SlackOut, clock: Clock) -> None:
+        self._store = store
+        self._slack = slack
+        self._clock = clock
+
+    def show(self, job: Job) -> Outcome | None:
+        """Edit the card to show the run as it is, and mark a finish on the thread."""
+        run = self._store.get_run(job.run_id or 0)
+        if run is None or not run.status_ts:
+            return None
+        self._edit(run)
+        if run.finished:
+            try:
+                self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
+            except SlackApiError as exc:
+                if not is_gone(exc):
+                    raise
+        return None
+
+    def refresh(self, job: Job) -> Outcome | None:
+        """Edit a working run's card for its elapsed time and latest step; again in a minute."""
+        run = self._store.get_run(job.run_id or 0)
+        if run is None or not run.status_ts or run.finished:
+            return None
+        if not self._edit(run):
+            return None
+        return Again(REFRESH_SECONDS)
+
+    def _edit(self, run: RunRecord) -> bool:
+        """Edit the card; False when it is gone (nothing more to show there)."""
+        assert run.status_ts
+        try:
+            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
+        except SlackApiError as exc:
+            if not is_gone(exc):
+                raise
+            log.info("run %s: its status message is gone (%s)", run.run_id, slack_error(exc))
+            self._store.mark_shown(run.run_id, run.status, self._clock.now())
+            return False
+        self._store.mark_card_shown(run, self._clock.now())
+        return True

@@ -1,0 +1,23 @@
+"""The `housekeeping` job: hourly, forgets jobs that ended done more than a day ago, so the jobs table
+stays small (dead jobs stay for `codegen-slack jobs`)."""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.jobs import Again, JobKind, Outcome
+from storage.job_kinds import HOUSEKEEPING
+from storage.records import Job
+from storage.store import Store
+
+INTERVAL_SECONDS = 3600.0
+KEEP_DONE_SECONDS = 24 * 3600.0
+
+
+def housekeeping_kind(store: Store, clock: Clock) -> JobKind:
+    """The `housekeeping` job kind: recurring every hour."""
+
+    def handle(job: Job) -> Outcome:
+        store.forget_done_jobs(clock.now() - KEEP_DONE_SECONDS)
+        return Again(INTERVAL_SECONDS)
+
+    return JobKind(HOUSEKEEPING, handle, needs_slack=False)
