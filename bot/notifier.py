@@ -9,11 +9,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.render.messages import (
-    SlackMessage,
     finished_dm,
     reaction_for,
     result_messages,
     status_message,
+    unreachable_channel_message,
 )
 from bot.slack_limits import EDIT, POST, REACT
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
@@ -149,12 +149,8 @@ class Notifier:
 
     def _channel_gone(self, run: RunRecord, error: str) -> None:
         """The channel can't be written: tell the requester by DM and stop trying there."""
-        text = (
-            f"I couldn't post about Codegen run {run.run_id} in <#{run.channel}> ({error}). "
-            f"It is {run.status}." + (f" {run.web_url}" if run.web_url else "")
-        )
         try:
-            self._slack.direct_message(run.requester, SlackMessage(text=text, blocks=[]))
+            self._slack.direct_message(run.requester, unreachable_channel_message(run, error))
         except SlackApiError as exc:
             log.warning(
                 "run %s: could not DM the requester either (%s)", run.run_id, exc.response.get("error")

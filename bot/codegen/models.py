@@ -87,8 +87,9 @@ class _RunState(ApiModel):
 
     @property
     def is_finished(self) -> bool:
-        """True once the run has stopped working (completed, failed, errored or was stopped)."""
-        return self.status in FINISHED_STATUSES
+        """True once the run has stopped working (completed, failed, errored or was stopped), in any
+        letter case, as storage counts it."""
+        return (self.status or "").upper() in FINISHED_STATUSES
 
 
 class AgentRun(_RunState):
