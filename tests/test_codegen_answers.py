@@ -12,8 +12,13 @@ import pytest
 
 from bot.render.messages import SlackMessage
 from storage.store import Store
-from tests.answer_paths import recorded, rendered
+from tests.answer_paths import ALICE, GENERAL, recorded, rendered
+from tests.harness import AppUnderTest, wait_for
+from tests.servers.codegen_server import CodegenServer
+from tests.servers.slack_server import SlackServer
 from tests.slack_checks import all_strings
+
+RANDOM = "C0RANDOM"
 
 NULL_PR = {"id": 77, "title": None, "url": None, "created_at": "2026-11-30T12:00:00Z",
            "head_branch_name": None}
@@ -122,3 +127,33 @@ def test_huge_links_are_not_made_into_buttons(store: Store) -> None:
     shown = rendered(run)
     assert not {"open_run", "open_pr_0"} & button_ids(*shown["results"], shown["card"], shown["dm"])
     assert "Big" in str(shown["results"][0].blocks)
+
+
+def test_a_null_field_pull_request_holds_up_no_announcement(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    slack_server.add_channel(RANDOM, name="random", members=[ALICE])
+    app.command("fix the login bug", channel=GENERAL)
+    wait_for(lambda: len(codegen_api.runs()) == 1, what="the first run")
+    app.command("write the changelog", channel=RANDOM)
+    first, second = (run["id"] for run in wait_for(lambda: codegen_api.runs()[1:] and codegen_api.runs()))
+
+    def card(channel: str, run_id: int) -> dict[str, Any]:
+        def cards() -> list[dict[str, Any]]:
+            return [m for m in slack_server.messages(channel) if str(run_id) in m["text"]]
+
+        return wait_for(cards, what=f"the card in {channel}")[0]
+
+    cards = {GENERAL: card(GENERAL, first), RANDOM: card(RANDOM, second)}
+    codegen_api.set_run_fields(first, status="COMPLETE", result="Fixed.", github_pull_requests=[NULL_PR])
+    codegen_api.set_status(second, "COMPLETE", result="Changelog written.")
+
+    def result(channel: str) -> list[dict[str, Any]]:
+        replies = slack_server.messages(channel, thread_ts=cards[channel]["ts"])[1:]
+        return [m for m in replies if (m["metadata"] or {}).get("event_type") == "codegen_run_result"]
+
+    fixed = wait_for(lambda: result(GENERAL), what="the result of the run with the null-field PR")
+    changelog = wait_for(lambda: result(RANDOM), what="the result of the run in the other channel")
+    assert "Changelog written." in str(changelog[0]["blocks"])
+    assert "• Pull request 1" in str(fixed[0]["blocks"]) and "Fixed." in str(fixed[0]["blocks"])
+    assert "open_pr_" not in str(fixed[0]["blocks"])
