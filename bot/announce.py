@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.jobs import Defer, JobKind, Outcome
-from bot.render.messages import RESULT_EVENT, SlackMessage, finished_dm, result_messages
+from bot.render.messages import RESULT_EVENT, finished_dm, result_messages, unreachable_channel_message
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import POST
 from bot.slack_out import SlackOut
@@ -106,12 +106,8 @@ class Announcer:
 
     def _thread_gone(self, run: RunRecord, error: str) -> None:
         """The thread can't be written: tell the requester by DM and stop trying there."""
-        text = (
-            f"I couldn't post about Codegen run {run.run_id} in <#{run.channel}> ({error}). "
-            f"It is {run.status}." + (f" {run.web_url}" if run.web_url else "")
-        )
         try:
-            self._slack.direct_message(run.requester, SlackMessage(text=text, blocks=[]))
+            self._slack.direct_message(run.requester, unreachable_channel_message(run, error))
         except SlackApiError as exc:
             log.warning("run %s: could not DM the requester either (%s)", run.run_id, slack_error(exc))
         now = self._clock.now()

@@ -17,10 +17,10 @@ def is_finished(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class PullRequest:
-    """A pull request a run opened."""
+    """A pull request a run opened; Codegen may leave out its title, URL and branch (None)."""
 
-    title: str
-    url: str
+    title: str | None = None
+    url: str | None = None
     head_branch: str | None = None
 
 

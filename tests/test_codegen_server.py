@@ -137,6 +137,30 @@ def test_server_records_its_own_malformed_answers_and_unknown_calls(
     assert codegen_server.contract_violations == []
 
 
+def test_a_run_can_be_given_any_field_values_the_spec_allows(
+    codegen_server: CodegenServer,  # noqa: F811
+    client: httpx.Client,
+) -> None:
+    run = codegen_server.add_run()
+    odd_pr = {"id": 77, "title": None, "url": None, "created_at": "2026-11-30T12:00:00Z",
+              "head_branch_name": None}
+    codegen_server.set_run_fields(
+        run["id"], status="SOMETHING_NEW", web_url=None, github_pull_requests=[odd_pr]
+    )
+    codegen_server.add_pull_request(run["id"], title="Fix login", url="https://github.com/acme/api/pull/9")
+    listed = client.get(RUNS).json()["items"][0]
+    assert (listed["status"], listed["web_url"]) == ("SOMETHING_NEW", None)
+    assert listed["github_pull_requests"][0] == odd_pr and len(listed["github_pull_requests"]) == 2
+    assert codegen_server.contract_violations == []
+
+    codegen_server.set_run_fields(run["id"], github_pull_requests=[{"id": 78, "title": "no created_at"}])
+    client.get(f"{CREATE}/{run['id']}")
+    violations = codegen_server.take_contract_violations()
+    assert len(violations) == 1 and "created_at" in violations[0]
+    with pytest.raises(TypeError, match="unknown run fields"):
+        codegen_server.set_run_fields(run["id"], id=5)
+
+
 # -- auth and validation ------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from bot.render.messages import (
     status_message,
 )
 from storage.records import PullRequest, Request, RunRecord
+from tests.slack_checks import all_strings, assert_slack_accepts
 
 T0 = 1_800_000_000.0
 RUN = RunRecord(
@@ -51,33 +52,6 @@ def run(**changes: Any) -> RunRecord:
 
 def finished(result: str | None = "Done.", status: str = "COMPLETE", **changes: Any) -> RunRecord:
     return run(status=status, result=result, finished_at=T0 + 134, **changes)
-
-
-def all_strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in all_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in all_strings(v)]
-    return []
-
-
-def assert_slack_accepts(message: SlackMessage) -> None:
-    """Every block is valid for slack_sdk's models, and the message is within Slack's limits."""
-    json.dumps(message.metadata)
-    assert 1 <= len(message.text) <= 3_900
-    assert 1 <= len(message.blocks) <= 50
-    assert sum(map(len, all_strings(message.blocks))) <= 12_000
-    for block in message.blocks:
-        assert Block.parse(block).to_dict() == block
-        if block["type"] == "section":
-            assert 0 < len(block["text"]["text"].strip()) <= 3_000
-            assert block["text"]["text"].count("```") % 2 == 0
-        if block["type"] == "actions":
-            for button in block["elements"]:
-                assert len(button["text"]["text"]) <= 75
-                assert len(button.get("url", "")) <= 3_000
 
 
 def section_texts(messages: list[SlackMessage]) -> str:

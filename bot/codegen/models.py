@@ -5,14 +5,23 @@ Every model keeps fields it does not know (`extra="allow"`), so a newer API lose
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 FINISHED_STATUSES = frozenset({"COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"})
 """Run statuses after which a run does no more work; any other status counts as running."""
 
 AgentType = Literal["codegen", "claude_code"]
+COUNT_MAX = 2**63 - 1  # the largest integer SQLite stores
+
+
+def _plausible_count(value: int | None) -> int | None:
+    return value if value is None or 0 <= value <= COUNT_MAX else None
+
+
+Count = Annotated[int | None, AfterValidator(_plausible_count)]
+"""A count the spec leaves unbounded; None (unknown) when negative or too large to store."""
 
 
 class ApiModel(BaseModel):
@@ -87,8 +96,9 @@ class _RunState(ApiModel):
 
     @property
     def is_finished(self) -> bool:
-        """True once the run has stopped working (completed, failed, errored or was stopped)."""
-        return self.status in FINISHED_STATUSES
+        """True once the run has stopped working (completed, failed, errored or was stopped), in any
+        letter case, as storage counts it."""
+        return (self.status or "").upper() in FINISHED_STATUSES
 
 
 class AgentRun(_RunState):
@@ -133,7 +143,7 @@ class RunLogs(_RunState):
     """AgentRunWithLogsResponse (alpha): a run with one page of its logs."""
 
     logs: list[RunLog]
-    total_logs: int | None = None
+    total_logs: Count = None
     page: int | None = None
     size: int | None = None
     pages: int | None = None

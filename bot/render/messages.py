@@ -39,6 +39,8 @@ _STATUS_LABEL_CHARS = 40
 _OPTION_CHARS = 100
 _LIST_PROMPT_CHARS = 80
 _UNLINKED_URL_CHARS = 100
+_PR_TITLE_CHARS = 256  # GitHub's own limit for a pull request title
+_CARD_UNLINKED_PRS = 3
 _ACTIONS_BLOCK_CHARS = BLOCKS_TEXT_BUDGET // 2
 _SHORTENED_NOTE = "✂️ Result shortened — see the full result in {link}."
 
@@ -111,10 +113,14 @@ def status_message(run: RunRecord, now: float) -> SlackMessage:
     actions = _action_blocks(buttons)
     if actions:
         blocks.append(actions[0])
-    not_shown = len(buttons) - (len(actions[0]["elements"]) if actions else 0) + len(unlinked)
+    named = unlinked[:_CARD_UNLINKED_PRS]  # pull requests Slack can't link to, by name
+    notes = [truncate("\n".join(named), SECTION_TEXT_MAX)] if named else []
+    not_shown = len(buttons) - (len(actions[0]["elements"]) if actions else 0) + len(unlinked) - len(named)
     if not_shown:
         plural = "s" if not_shown > 1 else ""
-        blocks.append(_context([f"+{not_shown} more pull request{plural} — see them in Codegen."]))
+        notes.append(f"+{not_shown} more pull request{plural} — see them in Codegen.")
+    if notes:
+        blocks.append(_context(notes))
     blocks.append(control_block(run))
     return SlackMessage(
         text=f"{status_emoji(run.status)} Codegen run #{run.run_id}: {_label(run.status)}",
@@ -178,6 +184,17 @@ def finished_dm(run: RunRecord) -> SlackMessage:
         text=f"{status_emoji(run.status)} Your Codegen run #{run.run_id} finished: {_label(run.status)}",
         blocks=blocks,
     )
+
+
+def unreachable_channel_message(run: RunRecord, error: str) -> SlackMessage:
+    """The DM a requester gets when the run's channel can't be written (`error`: Slack's error code)."""
+    text = (
+        f"I couldn't post about Codegen run {run.run_id} in <#{run.channel}> ({escape_mrkdwn(error)})."
+        f" It is {_label(run.status)}."
+    )
+    if _linkable(run.web_url):
+        text += f" {slack_link(run.web_url)}"
+    return SlackMessage(text=truncate(text, MESSAGE_TEXT_MAX), blocks=[])
 
 
 def error_text(message: str) -> str:
@@ -332,16 +349,20 @@ def _context(texts: list[str]) -> dict[str, Any]:
 
 
 def _metadata(event_type: str, **payload: Any) -> dict[str, Any]:
+    """Message metadata; a status (any string Codegen sends) is kept as far as labels show it."""
+    if isinstance(payload.get("status"), str):
+        payload["status"] = payload["status"][:_STATUS_LABEL_CHARS]
     return {"event_type": event_type, "event_payload": payload}
 
 
 def _pr_title(pr: PullRequest, index: int) -> str:
-    return " ".join(pr.title.split()) or f"Pull request {index + 1}"
+    """The PR's title on one line; "Pull request N" (N: its place in the run's list) when it has none."""
+    return " ".join((pr.title or "").split()) or f"Pull request {index + 1}"
 
 
 def _pr_line(pr: PullRequest, index: int) -> str:
     """A pull request as a line of mrkdwn: a link when Slack can take the URL."""
-    title = escape_mrkdwn(_pr_title(pr, index))
+    title = escape_mrkdwn(truncate(_pr_title(pr, index), _PR_TITLE_CHARS))
     if _linkable(pr.url):
         return f"• {slack_link(pr.url, title)}"
     if pr.url:

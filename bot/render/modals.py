@@ -89,9 +89,10 @@ def repo_option(full_name: str) -> dict[str, Any]:
 
 
 def repo_options(full_names: Iterable[str], query: str) -> list[dict[str, Any]]:
-    """Options for a repository select: names containing `query`, those starting with it first."""
+    """Options for a repository select: names containing `query`, those starting with it first (a
+    blank name, which Slack can't show as an option, is left out)."""
     wanted = query.strip().lower()
-    matches = [name for name in full_names if wanted in name.lower()]
+    matches = [name for name in full_names if name.strip() and wanted in name.lower()]
     matches.sort(key=lambda name: (not name.lower().startswith(wanted), name.lower()))
     return [repo_option(name) for name in matches[:OPTIONS_MAX]]
 
