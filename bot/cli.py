@@ -13,11 +13,16 @@ import signal
 import sys
 import threading
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
+from bot.codegen import CodegenError
 from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
+
+if TYPE_CHECKING:
+    from bot.app import Bot
 
 log = logging.getLogger("codegen_slack")
 
@@ -127,6 +132,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             reason = exc.response.get("error")
             return _fail(f"Slack refused SLACK_APP_TOKEN ({reason}) — {WHERE_TO_GET['SLACK_APP_TOKEN']}")
     log.info("%s", startup_line(settings, host, server.port))
+    threading.Thread(target=_try_credentials, args=(bot,), name="credentials", daemon=True).start()
     stopping.wait()
     if stop_socket is not None:
         stop_socket()
@@ -134,6 +140,21 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     bot.stop()
     log.info("stopped")
     return 0
+
+
+def _try_credentials(bot: Bot) -> None:
+    """One call to Slack and one to Codegen at start, so /healthz knows at once whether they accept
+    the bot's tokens (rather than at the first request, which a refused token would lose)."""
+    try:
+        bot.slack.auth_test()
+    except SlackApiError as exc:
+        log.warning("Slack answered auth.test at start with %s", exc.response.get("error"))
+    except OSError as exc:
+        log.warning("Slack could not be reached at start (%s)", type(exc).__name__)
+    try:
+        bot.codegen.me()
+    except CodegenError as exc:
+        log.warning("Codegen did not accept the API token at start: %s", exc)
 
 
 def startup_line(settings: Settings, host: str, port: int) -> str:
