@@ -21,6 +21,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "users.info": ("users:read",),
     "views.open": (),
     "views.publish": (),
+    "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
 }
 # Each event the manifest subscribes to → the scope that delivers it.
 EVENT_SCOPES: dict[str, tuple[str, ...]] = {
