@@ -47,3 +47,30 @@ def test_every_event_subscribed_is_handled_and_in_the_scope_table() -> None:
 
 def test_files_are_downloaded_with_files_read() -> None:
     assert "url_private" in code() and "files:read" in BOT_SCOPES
+
+
+def test_every_setting_is_documented() -> None:
+    from bot.config import Settings
+
+    example = (REPO / ".env.example").read_text()
+    readme = (REPO / "README.md").read_text()
+    for name in (field.upper() for field in Settings.model_fields):
+        assert f"\n{name}=" in example, name
+        assert f"| `{name}` |" in readme, name
+
+
+def test_socket_mode_edits_in_the_readme_give_a_manifest_without_urls() -> None:
+    text = (REPO / "manifest.yml").read_text()
+    kept = [
+        line for line in text.splitlines() if "https://YOUR-HOST" not in line or line.lstrip().startswith("#")
+    ]
+    assert len(text.splitlines()) - len(kept) == 4  # the README says: delete the four lines
+    edited = yaml.safe_load(
+        "\n".join(kept).replace("socket_mode_enabled: false", "socket_mode_enabled: true")
+    )
+    assert "YOUR-HOST" not in yaml.safe_dump(edited)
+    readme = (REPO / "README.md").read_text()
+    shown = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert shown["features"]["slash_commands"] == edited["features"]["slash_commands"]
+    for key in ("event_subscriptions", "interactivity", "socket_mode_enabled"):
+        assert shown["settings"][key] == edited["settings"][key], key
