@@ -4,6 +4,9 @@ Codegen, the start-up line, warnings about a wrong signing secret, quiet httpx a
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +124,26 @@ def test_logs_are_quiet_and_can_be_json(
     assert not any("will be unused" in record["message"] for record in records)
     for secret in (env["SLACK_BOT_TOKEN"], env["CODEGEN_API_TOKEN"], env["SLACK_SIGNING_SECRET"]):
         assert secret not in bot.output()
+
+
+def test_the_container_healthcheck_follows_healthz(
+    tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    """The Dockerfile's HEALTHCHECK command, run as the container runs it (PORT set), against the bot."""
+    dockerfile = (Path(__file__).resolve().parent.parent / "Dockerfile").read_text()
+    found = re.search(r"HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])\n", dockerfile)
+    assert found is not None
+    command = json.loads(found.group(1))
+    assert command[0] == "python"
+
+    bot = SubprocessApp(bot_env(codegen_api, slack_server, tmp_path / "bot.db"), tmp_path).start()
+    try:
+        probe = [sys.executable, *command[1:]]
+        env = {"PORT": str(bot.port)}
+        assert subprocess.run(probe, env=env, timeout=30).returncode == 0
+        codegen_api.token = "revoked"
+        bot.command("fix the flaky login test")
+        unhealthy(bot)
+        assert subprocess.run(probe, env=env, timeout=30, capture_output=True).returncode != 0
+    finally:
+        bot.stop()
