@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         if any(ch.isspace() for ch in value):
             raise ValueError("it contains a line break or a space inside; paste it again as one line")
         prefix = TOKEN_PREFIXES.get(str(info.field_name))
-        if prefix and not value.startswith(prefix):
+        if prefix and not value.startswith((prefix, f"xoxe.{prefix}")):  # xoxe.: a rotating token
             raise ValueError(f"it should start with {prefix}")
         return value
 

@@ -148,3 +148,11 @@ def test_unreachable_services_are_named_not_traced(tmp_path: Path) -> None:
     assert status == 1
     assert lines["Slack API"].startswith("✗ Slack API: cannot reach http://127.0.0.1:9/api/")
     assert lines["Codegen API"].startswith("✗ Codegen API: Codegen is not reachable")
+
+
+def test_database_in_a_missing_folder(
+    tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    result = run_cli(["check"], bot_env(codegen_api, slack_server, tmp_path / "gone" / "bot.db"), tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"CODEGEN_SLACK_DB is invalid ('{tmp_path / 'gone' / 'bot.db'}'): the folder" in result.stderr
