@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from pydantic import SecretStr
 from slack_bolt import App
 
 from bot.announce import announce_kind
@@ -15,6 +16,7 @@ from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
 from bot.create_queue import queue_kind
 from bot.creates import CreateDeps, create_kind, refill_create_limiter
+from bot.health import CodegenHealth, health_report
 from bot.home_refresh import home_kind
 from bot.housekeeping import housekeeping_kind
 from bot.images import images_kind
@@ -51,6 +53,7 @@ class Bot:
             log_calls_per_minute=settings.codegen_log_calls_per_minute,
             clock=self.clock,
         )
+        self.codegen_health = CodegenHealth(self.clock, then=self.metrics.codegen_call)
         self.codegen = CodegenClient(
             base_url=settings.codegen_api_base_url,
             token=settings.codegen_api_token.get_secret_value(),
@@ -59,7 +62,7 @@ class Bot:
             clock=self.clock,
             timeout=settings.codegen_timeout_seconds,
             max_attempts=1,  # a failed call becomes "retry after N" for the job runner, never a sleep
-            on_call=self.metrics.codegen_call,
+            on_call=self.codegen_health.observe,
         )
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
@@ -153,19 +156,16 @@ class Bot:
         self.store.close()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Each dependency's state, and whether all are fine."""
-        state = {
-            "slack": self.slack.health.auth_error or "ok",
-            "database": self.store.health(),
-        }
-        return all(v == "ok" for v in state.values()), state
+        """Each dependency's state, and whether all are fine (see bot.health.health_report)."""
+        return health_report(self.store.health(), self.slack.health.auth_error, self.codegen_health)
 
 
 def build_bolt_app(settings: Settings, bot: Bot) -> App:
     """The Bolt app: verifies Slack's signatures and routes each surface to its handler module."""
     app = App(
         client=bot.web,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # Socket Mode needs no signing secret: its requests come over the app token's socket.
+        signing_secret=(settings.slack_signing_secret or SecretStr("")).get_secret_value(),
         process_before_response=True,
         token_verification_enabled=False,
     )

@@ -1,4 +1,8 @@
-"""`codegen-slack serve | check | jobs`: the command-line entry point."""
+"""`codegen-slack serve | check | backup PATH | jobs [retry ID]`: the command-line entry point.
+
+Exit status 0 on success, 1 when `check` finds a problem or a backup fails, 2 for a setting that
+stops the bot from starting (named, with where to get a right value; never a traceback).
+"""
 
 from __future__ import annotations
 
@@ -8,69 +12,107 @@ import os
 import signal
 import sys
 import threading
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
 
 from bot import jobs_cli
-from bot.config import Settings, SettingsError, load_settings
+from bot.codegen import CodegenError
+from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
+
+if TYPE_CHECKING:
+    from bot.app import Bot
 
 log = logging.getLogger("codegen_slack")
 
 EXIT_CONFIG = 2
+MAX_PORT = 65535
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the chosen command; returns the exit status."""
+def app_version() -> str:
+    """The installed package's version ("unknown" when run from a source tree that is not installed)."""
+    try:
+        return version("codegen-slack")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _port(text: str) -> int:
+    """`--port`'s value: a TCP port number, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to {MAX_PORT})")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codegen-slack", description="Codegen's coding agents in Slack.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser(
         "serve", help="run the bot (HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set)"
     )
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("PORT") or 3000),
-        help="HTTP port (default: $PORT or 3000)",
-    )
+    serve.add_argument("--port", type=_port, help="HTTP port (default: the PORT setting, or 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP interface to listen on (default: all)")
-    sub.add_parser("check", help="verify the Slack and Codegen settings for real")
+    sub.add_parser("check", help="verify every setting `serve` needs, for real")
+    backup = sub.add_parser("backup", help="copy the database, consistently, while the bot runs")
+    backup.add_argument("path", help="the new file to write the copy to")
     jobs_cli.add_parser(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; returns the exit status."""
+    args = _parser().parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     if args.command == "check":
         from bot.check import run_checks
 
         return run_checks(settings)
     if args.command == "jobs":
         return jobs_cli.run(args, settings.codegen_slack_db)
-    return _serve(settings, args.host, args.port)
+    if args.command == "backup":
+        from bot.backup import backup
+
+        done, line = backup(settings.codegen_slack_db, args.path)
+        print(line, file=sys.stdout if done else sys.stderr)
+        return 0 if done else 1
+    return _serve(settings, args.host, args.port or settings.port)
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = [
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.codegen_api_token,
-        settings.slack_app_token,
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
+def _fail(message: str) -> int:
+    print(f"codegen-slack cannot start: {message}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
     """Run until SIGTERM or SIGINT, then drain the workers and exit."""
     from bot.app import Bot
-    from bot.listeners import listen_http, listen_socket_mode
+    from bot.listeners import http_server, listen_socket_mode
     from storage.store import StorageError
 
     try:
         bot = Bot(settings)
     except StorageError as exc:
-        print(f"codegen-slack cannot start: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"CODEGEN_SLACK_DB: {exc}")
+    try:
+        server = http_server(bot, host, port)
+    except OSError as exc:
+        bot.store.close()
+        return _fail(
+            f"PORT {port} on {host} cannot be used ({exc.strerror or exc}) — {WHERE_TO_GET['PORT']}, "
+            "set with PORT or --port"
+        )
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -81,15 +123,54 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     bot.start()
-    if settings.slack_app_token is not None:
-        stop_listener = listen_socket_mode(bot)
-    else:
-        stop_listener = listen_http(bot, host, port)
+    server.start()
+    stop_socket = None
+    if settings.socket_mode:
+        try:
+            stop_socket = listen_socket_mode(bot)
+        except (SlackApiError, OSError) as exc:
+            server.close()
+            bot.stop()
+            if isinstance(exc, OSError):
+                return _fail(f"Slack cannot be reached at {settings.slack_api_url} ({type(exc).__name__})")
+            reason = exc.response.get("error")
+            return _fail(f"Slack refused SLACK_APP_TOKEN ({reason}) — {WHERE_TO_GET['SLACK_APP_TOKEN']}")
+    log.info("%s", startup_line(settings, host, server.port))
+    threading.Thread(target=_try_credentials, args=(bot,), name="credentials", daemon=True).start()
     stopping.wait()
-    stop_listener()
+    if stop_socket is not None:
+        stop_socket()
+    server.close()
     bot.stop()
     log.info("stopped")
     return 0
+
+
+def _try_credentials(bot: Bot) -> None:
+    """One call to Slack and one to Codegen at start, so /healthz knows at once whether they accept
+    the bot's tokens (rather than at the first request, which a refused token would lose)."""
+    try:
+        bot.slack.auth_test()
+    except SlackApiError as exc:
+        log.warning("Slack answered auth.test at start with %s", exc.response.get("error"))
+    except OSError as exc:
+        log.warning("Slack could not be reached at start (%s)", type(exc).__name__)
+    try:
+        bot.codegen.me()
+    except CodegenError as exc:
+        log.warning("Codegen did not accept the API token at start: %s", exc)
+
+
+def startup_line(settings: Settings, host: str, port: int) -> str:
+    """What an operator wants to see once at start: version, mode, database, Codegen org, address."""
+    mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+    routes = "/healthz, /metrics" if settings.socket_mode else "/slack/events, /healthz, /metrics"
+    database = os.path.abspath(settings.codegen_slack_db)
+    return (
+        f"codegen-slack {app_version()} started: {mode}, database {database}, "
+        f"Codegen org {settings.codegen_org_id} at {settings.codegen_api_base_url}, "
+        f"listening on http://{host}:{port} ({routes})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,32 +1,71 @@
-"""Settings from the environment and `.env`, validated once at start."""
+"""Settings from the environment and `.env`, validated once at start.
+
+An empty value counts as unset (compose passes `VAR=` for a variable it does not know). A bad value
+stops the bot with one message per setting naming the variable, what is wrong with it and where to
+get a right one (`SettingsError`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import re
+import tempfile
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Where a new user finds each required value; used to explain a missing setting.
+SLACK_APP_SETTINGS = "your app at api.slack.com/apps"
+# Where a new user finds each value; every message about a bad setting ends with its line.
 WHERE_TO_GET = {
-    "SLACK_BOT_TOKEN": "Slack app settings → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
-    "SLACK_SIGNING_SECRET": "Slack app settings → Basic Information → App Credentials → Signing Secret",
+    "SLACK_BOT_TOKEN": f"{SLACK_APP_SETTINGS} → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
+    "SLACK_SIGNING_SECRET": f"{SLACK_APP_SETTINGS} → Basic Information → App Credentials → Signing Secret "
+    "(HTTP mode needs it; Socket Mode does not)",
+    "SLACK_APP_TOKEN": f"{SLACK_APP_SETTINGS} → Basic Information → App-Level Tokens, with the "
+    "connections:write scope (xapp-…); leave it unset for HTTP mode",
+    "SLACK_API_URL": "leave it unset for Slack itself (https://slack.com/api/)",
     "CODEGEN_API_TOKEN": "codegen.com → Settings → API tokens",
     "CODEGEN_ORG_ID": "codegen.com → Settings → your organization's id (a number)",
+    "CODEGEN_API_BASE_URL": "leave it unset for Codegen itself (https://api.codegen.com)",
+    "CODEGEN_SLACK_DB": "a file path in an existing folder the bot may write to",
+    "CODEGEN_SLACK_ALLOWED_CHANNELS": "channel ids, comma-separated: in Slack, a channel's name → About → "
+    "Channel ID (C…)",
+    "CODEGEN_SLACK_ALLOWED_USERS": "member ids, comma-separated: in Slack, a person's profile → ⋯ → "
+    "Copy member ID (U…)",
+    "CODEGEN_SLACK_ADMIN_USERS": "member ids, comma-separated: in Slack, a person's profile → ⋯ → "
+    "Copy member ID (U…)",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "LOG_FORMAT": "text (the default) or json",
+    "PORT": "a free TCP port, 1 to 65535 (default 3000)",
 }
+SECRET_SETTINGS = frozenset(
+    {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "CODEGEN_API_TOKEN"}
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{2,}")
+ID_KINDS = {  # setting → (what its ids name, their first letters)
+    "codegen_slack_allowed_channels": ("channel", "CG"),
+    "codegen_slack_allowed_users": ("member", "UW"),
+    "codegen_slack_admin_users": ("member", "UW"),
+}
+TOKEN_PREFIXES = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}
 
 
 class Settings(BaseSettings):
-    """Every setting the app reads; the README documents each one."""
+    """Every setting the app reads; the README and .env.example document each one."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
     slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = Field(None, validate_default=True)  # HTTP mode needs it
     slack_api_url: str = "https://slack.com/api/"
     codegen_api_token: SecretStr
-    codegen_org_id: int
+    codegen_org_id: int = Field(ge=1)
     codegen_api_base_url: str = "https://api.codegen.com"
     codegen_slack_db: str = "./codegen-slack.db"
     codegen_creates_per_minute: int = Field(10, ge=1)
@@ -42,14 +81,71 @@ class Settings(BaseSettings):
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    port: int = Field(3000, ge=1, le=65535)
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "codegen_api_token", mode="before"
     )
     @classmethod
-    def _strip(cls, value: object) -> object:
-        """A token pasted with a trailing newline or spaces still works."""
-        return value.strip() if isinstance(value, str) else value
+    def _token(cls, value: object, info: ValidationInfo) -> object:
+        """A token pasted with a trailing newline or spaces still works; one broken across lines,
+        or of the wrong kind, does not."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if any(ch.isspace() for ch in value):
+            raise ValueError("it contains a line break or a space inside; paste it again as one line")
+        prefix = TOKEN_PREFIXES.get(str(info.field_name))
+        if prefix and not value.startswith((prefix, f"xoxe.{prefix}")):  # xoxe.: a rotating token
+            raise ValueError(f"it should start with {prefix}")
+        return value
+
+    @field_validator("slack_api_url", "codegen_api_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not a URL; it needs a scheme and a host, like https://host/")
+        return value.strip()
+
+    @field_validator(*ID_KINDS)
+    @classmethod
+    def _slack_ids(cls, value: str, info: ValidationInfo) -> str:
+        """Ids, not names: `#general` or `@alice` would silently match nothing."""
+        kind, initials = ID_KINDS[str(info.field_name)]
+        bad = sorted(part for part in _ids(value) if not SLACK_ID.fullmatch(part) or part[0] not in initials)
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: not Slack {kind} ids ({' or '.join(initials)} and capitals)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level")
+        return value.strip().upper()
+
+    @field_validator("codegen_slack_db")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        problem = database_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _http_mode_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """HTTP mode checks Slack's signatures; Socket Mode has no requests to check."""
+        if value is None and info.data.get("slack_app_token") is None:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether Slack is reached over Socket Mode (SLACK_APP_TOKEN set) rather than HTTP."""
+        return self.slack_app_token is not None
 
     @property
     def allowed_channels(self) -> frozenset[str]:
@@ -65,6 +161,33 @@ class Settings(BaseSettings):
     def admin_users(self) -> frozenset[str]:
         """User ids who may change channel settings; empty means anyone allowed to use the bot."""
         return _ids(self.codegen_slack_admin_users)
+
+    def secrets(self) -> list[str]:
+        """The secret values, for masking in logs."""
+        tokens = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        return [self.codegen_api_token.get_secret_value()] + [t.get_secret_value() for t in tokens if t]
+
+
+def database_path_problem(path: str) -> str | None:
+    """Why the bot could not keep its SQLite database at `path` (None when it can): the folder is
+    missing, not a folder, or not writable (SQLite writes its -wal and -shm files next to the
+    database), or the file exists but cannot be written. Tried for real, not from permission bits."""
+    if path == ":memory:":
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"the folder {folder} does not exist; create it or choose another path"
+    if os.path.isdir(path):
+        return f"{path} is a folder; give the path of a file in it"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if os.path.exists(path):
+            with open(path, "r+b"):
+                pass
+    except OSError as exc:
+        return f"the bot cannot write to {path if os.path.exists(path) else folder} ({exc.strerror})"
+    return None
 
 
 def _ids(value: str) -> frozenset[str]:
@@ -85,14 +208,22 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def describe_errors(exc: ValidationError) -> str:
-    """One line per bad setting, naming the environment variable and where to find its value."""
-    lines = ["codegen-slack cannot start: its settings are incomplete."]
+    """One line per bad setting: the environment variable, what is wrong, and where to get a right value."""
+    lines = ["codegen-slack cannot start: its settings are incomplete or wrong."]
     for err in exc.errors():
-        name = str(err["loc"][0]).upper() if err["loc"] else "?"
-        if err["type"] == "missing":
-            hint = WHERE_TO_GET.get(name, "")
-            lines.append(f"  {name} is not set" + (f" (get it from: {hint})" if hint else ""))
-        else:
-            lines.append(f"  {name} is invalid: {err['msg']}")
-    lines.append("Set them in the environment or in a .env file in the working directory.")
+        lines.append("  " + _describe(err))
+    lines.append("Set them in the environment or in a .env file in the working directory (see .env.example).")
     return "\n".join(lines)
+
+
+def _describe(err: Any) -> str:
+    name = str(err["loc"][0]).upper() if err["loc"] else "?"
+    if err["type"] == "missing":
+        problem = "is not set"
+    else:
+        message = str(err["msg"]).removeprefix("Value error, ").replace("Input should be", "it should be")
+        value = err["input"]
+        shown = f" ({value!r})" if isinstance(value, str) and name not in SECRET_SETTINGS else ""
+        problem = f"is invalid{shown}: {message}"
+    hint = WHERE_TO_GET.get(name, "see the Settings table in the README")
+    return f"{name} {problem} — {hint}"

@@ -29,6 +29,7 @@ MAX_CLOCK_SKEW_SECONDS = 5 * 60
 # How often waitress's loop wakes up on its own: closing the server waits for this at most.
 # Whole seconds: waitress reads it with int(), so a fraction becomes 0, a loop that never sleeps.
 LOOP_WAKE_SECONDS = 1
+SIGNATURE_WARNING_SECONDS = 60.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -39,14 +40,17 @@ def make_wsgi_app(
     health: Callable[[], tuple[bool, dict[str, Any]]],
     metrics: Callable[[], bytes] | None = None,
     *,
-    signing_secret: str,
+    signing_secret: str | None,
 ) -> Callable[..., Iterable[bytes]]:
     """Route POST /slack/events to Bolt, GET /healthz and GET /metrics.
 
     A Slack request is checked before Bolt sees it: over 1 MB → 413; a bad signature or a
-    timestamp more than 5 minutes away → 401; a body that is not the JSON or form Slack sends → 400.
+    timestamp more than 5 minutes away → 401 (and a warning naming SLACK_SIGNING_SECRET, at most
+    once a minute); a body that is not the JSON or form Slack sends → 400. Without a signing secret
+    (Socket Mode) there is no /slack/events: Slack's requests come over the socket.
     """
-    secret = signing_secret.encode()
+    secret = (signing_secret or "").encode()
+    refused = SignatureFailures()
 
     def events(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -59,6 +63,7 @@ def make_wsgi_app(
             return _json(start_response, "413 Payload Too Large", {"error": "body over 1 MB"})
         body = environ["wsgi.input"].read(length) if length else b""
         if not _signed(secret, body, environ):
+            refused.note()
             return _json(start_response, "401 Unauthorized", {"error": "invalid signature"})
         try:
             request = _bolt_request(body, environ)
@@ -72,7 +77,7 @@ def make_wsgi_app(
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path == EVENTS_PATH and method == "POST":
+        if path == EVENTS_PATH and method == "POST" and signing_secret:
             return events(environ, start_response)
         if path == "/healthz" and method in {"GET", "HEAD"}:
             ok, state = health()
@@ -86,6 +91,33 @@ def make_wsgi_app(
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return app
+
+
+class SignatureFailures:
+    """Counts Slack requests that fail the signature check and says so in the log, at most once per
+    `every` seconds: after a wrong SLACK_SIGNING_SECRET every request fails and nothing else would."""
+
+    def __init__(self, every: float = SIGNATURE_WARNING_SECONDS) -> None:
+        self._every = every
+        self._lock = threading.Lock()
+        self._count = 0
+        self._warned_at: float | None = None
+
+    def note(self) -> None:
+        """One request failed the check."""
+        with self._lock:
+            self._count += 1
+            now = time.monotonic()
+            if self._warned_at is not None and now - self._warned_at < self._every:
+                return
+            count, self._count, self._warned_at = self._count, 0, now
+        log.warning(
+            "%d request(s) to %s failed Slack's signature check: if they came from Slack, "
+            "SLACK_SIGNING_SECRET is wrong (your app at api.slack.com/apps → Basic Information → "
+            "App Credentials → Signing Secret)",
+            count,
+            EVENTS_PATH,
+        )
 
 
 def _signed(secret: bytes, body: bytes, environ: dict[str, Any]) -> bool:

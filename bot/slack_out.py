@@ -254,6 +254,10 @@ class SlackOut:
                 return
             params["cursor"] = cursor
 
+    def auth_test(self) -> dict[str, Any]:
+        """Who the bot token belongs to (auth.test); a refused token is noted in `health` as by any call."""
+        return self._call("auth.test")
+
     def user_info(self, user: str) -> dict[str, Any]:
         """Slack's record of a workspace member (users.info): name, real_name, profile, is_bot, …"""
         return dict(self._call("users.info", user=user).get("user") or {})
@@ -283,7 +287,7 @@ class SlackOut:
     def token_works(self) -> bool:
         """Whether Slack accepts the bot token now (auth.test); clears the auth error when it does."""
         try:
-            self._call("auth.test")
+            self.auth_test()
         except (SlackApiError, OSError):
             return False
         return True

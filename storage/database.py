@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.schema import migrate
+from storage.schema import SchemaTooNew, migrate
 
 RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its prompt
 
@@ -42,7 +42,7 @@ class StoreBase:
             self._conn = _open(path)
             self._db = sqlite_utils.Database(self._conn)
             self.schema_version = migrate(self._db)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SchemaTooNew) as exc:
             raise StorageError(f"cannot open the database {path}: {exc}") from None
 
     def close(self) -> None:
@@ -73,9 +73,11 @@ class StoreBase:
                 raise StorageError(f"database read failed: {exc}") from None
 
     def health(self) -> str:
-        """ "ok" when the database answers, else the error."""
+        """ "ok" when the database takes a write (a committed rewrite of its schema version), else the
+        error: a database that only answers reads is not healthy."""
         try:
-            self._rows("SELECT 1")
+            with self._tx() as db:
+                db.execute(f"PRAGMA user_version = {self.schema_version}")
             return "ok"
         except StorageError as exc:
             return str(exc)

@@ -173,9 +173,20 @@ def _v5_pending_work(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
+class SchemaTooNew(Exception):
+    """The database was written by a newer version of the bot, whose schema this one does not know."""
+
+
 def migrate(db: sqlite_utils.Database) -> int:
-    """Bring the schema up to date, one transaction per step; returns the version (needs autocommit)."""
+    """Bring the schema up to date, one transaction per step; returns the version (needs autocommit).
+
+    Raises SchemaTooNew (and changes nothing) for a database from a newer version."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"it has schema version {version}, written by a newer codegen-slack; this one knows versions "
+            f"up to {len(MIGRATIONS)}. Run the newer version, or restore a backup made before the upgrade"
+        )
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -16,7 +16,7 @@ from bot.app import Bot
 from bot.config import Settings
 from bot.http import HttpServer, make_wsgi_app
 
-SIGNING_SECRET = "test-signing-secret-0123456789"
+SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # 32 hex digits, as Slack makes them
 T = TypeVar("T")
 
 

@@ -81,9 +81,16 @@ class SubprocessApp:
     event = AppUnderTest.event
 
     def __init__(
-        self, env: dict[str, str], workdir: Path, port: int | None = None, module: str = "bot.cli"
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        port: int | None = None,
+        module: str = "bot.cli",
+        port_flag: bool = True,
     ) -> None:
+        """`port_flag=False` leaves the port to the PORT setting (environment or .env) instead of --port."""
         self.env = env
+        self.port_flag = port_flag
         self.module = module
         self.workdir = workdir
         self.port = port or free_port()
@@ -100,9 +107,10 @@ class SubprocessApp:
 
     def spawn(self) -> SubprocessApp:
         """Start `serve` without waiting for it (start several at once, then `wait_ready` each)."""
+        flags = ["--host", "127.0.0.1"] + (["--port", str(self.port)] if self.port_flag else [])
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", self.module, "serve", *flags],
                 cwd=self.workdir,
                 env=_process_env(self.env),
                 stdout=out,

@@ -153,7 +153,7 @@ def test_check_and_bad_settings_leak_no_secret(
     ]
     with ThreadPoolExecutor(len(commands)) as pool:
         check, check_pasted, setting = pool.map(lambda c: run_cli(c[0], c[1], tmp_path), commands)
-    assert check.returncode == 1 and check.stdout.count("FAILED") == 2
+    assert check.returncode == 1 and check.stdout.count("✗") == 2
     assert check_pasted.returncode == 0 and "DEBUG" in check_pasted.stderr
     assert setting.returncode == 2 and "CODEGEN_ORG_ID" in setting.stderr
     runs = (check, check_pasted, setting)

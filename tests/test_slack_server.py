@@ -547,14 +547,34 @@ def test_response_url_captures_payloads(slack_server: SlackServer) -> None:
 # ---------------------------------------------------------------------- Socket Mode
 
 
-def test_apps_connections_open_needs_an_attached_socket_mode_server(
-    slack_server: SlackServer,
-) -> None:
+def test_apps_connections_open_takes_only_a_valid_app_token(slack_server: SlackServer) -> None:
+    """As Slack: any valid app token gets a URL (here one nobody serves until a SocketModeServer is
+    attached); a wrong token or the bot token is refused; the token's scopes are named."""
     client = WebClient(base_url=slack_server.api_url)
 
-    response = error_of(lambda: client.apps_connections_open(app_token=slack_server.app_token))
+    answer = client.apps_connections_open(app_token=slack_server.app_token)
 
-    assert response["error"] == "socket_mode_not_attached"
+    assert answer["url"].startswith("ws://")
+    assert answer.headers["x-oauth-scopes"] == "connections:write"
+    wrong = error_of(lambda: client.apps_connections_open(app_token="xapp-1-wrong"))
+    assert wrong["error"] == "invalid_auth"
+    bot = error_of(lambda: client.apps_connections_open(app_token=slack_server.bot_token))
+    assert bot["error"] == "not_allowed_token_type"
+
+
+def test_bot_token_scopes_are_named_and_enforced() -> None:
+    with SlackServer(scopes={"chat:write"}) as slack:
+        slack.add_channel("C0GENERAL", name="general")
+        client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+
+        posted = client.chat_postMessage(channel="C0GENERAL", text="hi")
+        missing = error_of(
+            lambda: client.reactions_add(channel="C0GENERAL", timestamp=posted["ts"], name="eyes")
+        )
+
+    assert posted.headers["x-oauth-scopes"] == "chat:write"
+    assert missing["error"] == "missing_scope" and missing["needed"] == "reactions:write"
+    assert missing["provided"] == "chat:write"
 
 
 def test_socket_mode_round_trip_and_refresh(

@@ -9,10 +9,11 @@ import pytest
 
 from bot.app import Bot
 from bot.listeners import listen_socket_mode
-from tests.harness import make_settings, wait_for
+from tests.harness import make_settings, sign, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 from tests.servers.socket_mode_server import SocketModeServer
+from tests.subprocess_app import SubprocessApp, bot_env, free_port, run_cli
 
 GENERAL, ALICE = "C0GENERAL", "U0ALICE"
 
@@ -98,3 +99,45 @@ def test_help_is_answered_in_the_ack(socket_bot: Bot, socket_mode_server: Socket
     )
     ack = socket_mode_server.wait_for_ack(envelope)
     assert "/codegen status" in ack["payload"]["text"]
+
+
+def test_serve_in_socket_mode_answers_health_and_metrics_on_port(
+    codegen_api: CodegenServer,
+    slack_server: SlackServer,
+    socket_mode_server: SocketModeServer,
+    tmp_path: Path,
+) -> None:
+    """`serve` with SLACK_APP_TOKEN and no signing secret: Slack's requests come over the socket,
+    /healthz and /metrics are still on PORT, and there is no /slack/events to attack."""
+    env = bot_env(
+        codegen_api,
+        slack_server,
+        tmp_path / "bot.db",
+        slack_app_token=slack_server.app_token,
+        slack_signing_secret="",
+    )
+    bot = SubprocessApp(env, tmp_path).start()
+    try:
+        socket_mode_server.wait_for_connections(1, timeout=20)
+        assert bot.http.get("/healthz").json()["ok"] is True
+        assert b"codegen_slack_runs" in bot.http.get("/metrics").content
+        signed = sign(b"command=%2Fcodegen&text=tidy")  # even correctly signed
+        assert (
+            bot.post(b"command=%2Fcodegen&text=tidy", "application/x-www-form-urlencoded", signed).status_code
+            == 404
+        )
+        envelope = socket_mode_server.send("slash_commands", command_payload("tidy the README", "trig-9"))
+        socket_mode_server.wait_for_ack(envelope)
+        wait_for(codegen_api.runs, what="the run")
+    finally:
+        bot.stop()
+    assert "started: Socket Mode" in bot.output() and "(/healthz, /metrics)" in bot.output()
+
+
+def test_serve_with_a_refused_app_token_says_so(
+    codegen_api: CodegenServer, slack_server: SlackServer, tmp_path: Path
+) -> None:
+    env = bot_env(codegen_api, slack_server, tmp_path / "bot.db", slack_app_token="xapp-1-revoked")
+    result = run_cli(["serve", "--host", "127.0.0.1", "--port", str(free_port())], env, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in result.stderr

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block
 
 from bot.clock import Clock, SystemClock
+from bot.scopes import BOT_SCOPES
 
 if TYPE_CHECKING:
     from tests.servers.socket_mode_server import SocketModeServer
@@ -68,6 +69,23 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "chat.postMessage": (10, 10.0),  # per channel: about one a second, with short bursts
 }
 PER_CHANNEL_LIMITS = frozenset({"chat.postMessage"})
+_HISTORY = ("channels:history", "groups:history", "im:history", "mpim:history")
+# The bot scopes a method needs (any one of them; Slack picks by conversation type, this double does
+# not): without one the call answers missing_scope, as Slack does. Methods not listed need none.
+NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",),
+    "conversations.replies": _HISTORY,
+    "conversations.history": _HISTORY,
+    "conversations.open": ("im:write", "mpim:write"),
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "users.info": ("users:read",),
+}
+APP_TOKEN_SCOPES = ("connections:write",)
 POST_OPTIONS = ("reply_broadcast", "unfurl_links", "unfurl_media", "mrkdwn", "icon_emoji",
                 "icon_url", "username", "parse", "link_names")
 _TRIGGER_FORMAT = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
@@ -219,6 +237,7 @@ class SlackServer:
         app_id: str = "A0APP",
         team_id: str = "T0TEST",
         team_domain: str = "codegen-test",
+        scopes: frozenset[str] | set[str] = BOT_SCOPES,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.bot_token = bot_token
@@ -228,6 +247,7 @@ class SlackServer:
         self.app_id = app_id
         self.team_id = team_id
         self.team_domain = team_domain
+        self.scopes = set(scopes)  # granted to the bot token; by default those manifest.yml asks for
         self.rate_limits_enabled = True
         self.socket_mode: SocketModeServer | None = None
         self.calls: list[Call] = []
@@ -524,10 +544,16 @@ class SlackServer:
         if fault is not None:
             return fault.reply()
         self._authenticate(method, token)
+        granted = APP_TOKEN_SCOPES if token == self.app_token else sorted(self.scopes)
+        scopes = {"x-oauth-scopes": ",".join(granted)}  # Slack names a token's scopes in every answer
+        needed = NEEDED_SCOPES.get(method, ())
+        if needed and not set(needed) & set(granted):
+            missing = {"error": "missing_scope", "needed": ",".join(needed), "provided": ",".join(granted)}
+            return _Reply.json({"ok": False, **missing}, headers=scopes)
         retry_after = self._rate_limited(method, params)
         if retry_after is not None:
             return _Reply.ratelimited(retry_after)
-        return _Reply.json({"ok": True, **handler(params)})
+        return _Reply.json({"ok": True, **handler(params)}, headers=scopes)
 
     def _serve_file(self, path: str, authorization: str) -> _Reply:
         with self._lock:
@@ -695,8 +721,8 @@ class SlackServer:
                 "is_enterprise_install": False}
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        if self.socket_mode is None:
-            raise SlackError("socket_mode_not_attached")
+        if self.socket_mode is None:  # Slack hands out a URL to any valid app token; nobody serves this one
+            return {"url": f"ws://127.0.0.1:9/link/?ticket=unattached&app_id={self.app_id}"}
         return {"url": self.socket_mode.url}
 
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""The Slack bot scopes the code needs, each for the Web API methods and events that use it.
+
+manifest.yml asks for exactly `BOT_SCOPES` (tests/test_manifest.py checks both ways), and
+`codegen-slack check` compares them with the scopes the installed token was granted.
+"""
+
+from __future__ import annotations
+
+HISTORY = ("channels:history", "groups:history", "im:history")  # public, private and DM conversations
+
+# Each Web API method the bot calls → the scopes it needs (docs.slack.dev, the method's page).
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.test": (),
+    "chat.postMessage": ("chat:write", "chat:write.public"),  # .public: channels the bot has not joined
+    "chat.update": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "reactions.add": ("reactions:write",),
+    "conversations.open": ("im:write",),
+    "conversations.replies": HISTORY,
+    "conversations.history": HISTORY,
+    "users.info": ("users:read",),
+    "views.open": (),
+    "views.publish": (),
+    "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
+}
+# Each event the manifest subscribes to → the scope that delivers it.
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "app_home_opened": (),
+    "app_mention": ("app_mentions:read",),
+    "message.channels": ("channels:history",),
+    "message.groups": ("groups:history",),
+    "message.im": ("im:history",),
+}
+# The rest: /codegen and the message shortcut; screenshots downloaded from url_private.
+OTHER_SCOPES = ("commands", "files:read")
+
+BOT_SCOPES: frozenset[str] = frozenset(
+    {scope for scopes in (*METHOD_SCOPES.values(), *EVENT_SCOPES.values()) for scope in scopes}
+    | set(OTHER_SCOPES)
+)
+
+
+def missing_scopes(granted_header: str | None) -> list[str]:
+    """The scopes in `BOT_SCOPES` that Slack's `x-oauth-scopes` header (comma-separated) lacks."""
+    granted = {scope.strip() for scope in (granted_header or "").split(",")}
+    return sorted(BOT_SCOPES - granted)
