@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.loop import retry_delay
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
-from bot.prompts import with_thread_context
+from bot.prompts import create_prompt
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
 from bot.slack_limits import EDIT, METHOD_LIMITS
@@ -218,11 +218,7 @@ class CreateWorker:
         self._on_settled()
 
     def _prompt(self, request: Request) -> str:
-        if not request.options.get("thread_context"):
-            return request.prompt
-        messages = self.d.slack.thread_messages(request.channel, request.thread_ts)
-        skip_ts = request.options.get("message_ts", "")
-        return with_thread_context(request.prompt, messages, skip_ts=skip_ts, names=self._names.name)
+        return create_prompt(request, self.d.slack.thread_messages, self._names.name)
 
     def _fail(self, request: Request, reason: str) -> None:
         """The run cannot be made: say why to the requester, then stop trying (in that order, so a

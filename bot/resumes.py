@@ -22,6 +22,8 @@ from bot.loop import retry_delay
 from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage, error_text
 from bot.slack_out import UNREACHABLE_CHANNEL, SlackOut
+from bot.slack_text import name_members
+from bot.user_names import UserNames
 from storage.records import Request
 from storage.store import RESUMED_STEP, Store
 
@@ -67,6 +69,7 @@ class ResumeWorker:
         self.d = deps
         self._on_resumed = on_resumed
         self._started = False
+        self._names = UserNames(deps.slack, deps.clock)  # follow-ups name people, not user ids
 
     def step(self) -> float | None:
         """Deliver due resumes; returns seconds until the next one is due."""
@@ -99,6 +102,7 @@ class ResumeWorker:
                 return False
             request = attached
         assert request.run_id is not None
+        request = replace(request, prompt=name_members(request.prompt, self._names.name))
         if self.d.store.announcement_due(request.run_id):
             self._wait(request, ANNOUNCEMENT_WAIT_SECONDS)
             return False

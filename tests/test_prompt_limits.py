@@ -135,12 +135,12 @@ def test_names_replace_the_ids_of_authors_and_mentions() -> None:
     assert sorted(asked) == sorted({ALICE, BOB, BOT})  # each id asked once
 
 
-def test_people_without_a_known_name_stay_as_their_ids() -> None:
+def test_people_without_a_known_name_read_as_their_ids_never_as_markup() -> None:
     messages = [{"ts": "1.0", "user": "U0MALLORY", "text": "see <@U0NOBODY> and <@U0NOBODY|nobody>"},
                 {"ts": "2.0", "text": "from nowhere", "user": ""}]  # fmt: skip
     prompt = with_thread_context("fix checkout", messages, skip_ts="", names=named())
     assert context_lines(prompt) == [
-        "> [U0MALLORY]: see <@U0NOBODY> and <@U0NOBODY|nobody>",
+        "> [U0MALLORY]: see @U0NOBODY and @nobody",
         "> [unknown]: from nowhere",
     ]
     assert with_thread_context("fix checkout", messages, skip_ts="", names=lambda user_id: "") == prompt
