@@ -132,6 +132,8 @@ class SlackOut:
                 params["reply_broadcast"] = True
         if message.metadata:
             params["metadata"] = message.metadata
+        if message.attachments:
+            params["attachments"] = message.attachments
         return str(self._call("chat.postMessage", **params)["ts"])
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
@@ -144,6 +146,8 @@ class SlackOut:
         }
         if message.metadata:
             params["metadata"] = message.metadata
+        if message.attachments:
+            params["attachments"] = message.attachments
         self._call("chat.update", **params)
 
     def react(self, channel: str, ts: str, name: str) -> None:

@@ -20,7 +20,8 @@ from bot.render.limits import (
     split_text,
     truncate,
 )
-from bot.render.mrkdwn import escape_mrkdwn, slack_link, to_mrkdwn
+from bot.render.markdown import MARKDOWN_TEXT_MAX, markdown_blocks
+from bot.render.mrkdwn import escape_mrkdwn, slack_link
 from storage.records import PullRequest, Request, RunRecord
 
 STATUS_EVENT = "codegen_run_status"
@@ -45,11 +46,13 @@ _SHORTENED_NOTE = "✂️ Result shortened — see the full result in {link}."
 
 @dataclass
 class SlackMessage:
-    """What chat.postMessage / chat.update get: fallback text, blocks and message metadata."""
+    """What chat.postMessage / chat.update get: fallback text, blocks, message metadata, and
+    attachments (where Slack takes a `table` block)."""
 
     text: str
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] | None = None
 
 
 def status_emoji(status: str) -> str:
@@ -148,17 +151,18 @@ def result_messages(run: RunRecord) -> list[SlackMessage]:
     blocks = [header, *_action_blocks(buttons)]
     if unlinked:
         blocks.extend(map(_section, split_text("\n".join(unlinked), SECTION_TEXT_MAX)))
-    blocks.extend(map(_section, split_text(_result_body(run), SECTION_TEXT_MAX)))
+    blocks.extend(markdown_blocks(_result_body(run), SECTION_TEXT_MAX))
     parts = _pack(blocks)
     if len(parts) > MAX_RESULT_MESSAGES:
         parts = _shorten(parts[:MAX_RESULT_MESSAGES], run)
     return [
         SlackMessage(
             text=truncate(_fallback_text(part) or escape_mrkdwn(title), MESSAGE_TEXT_MAX),
-            blocks=part,
+            blocks=[block for block in part if block["type"] != "table"],
             metadata=_metadata(
                 RESULT_EVENT, run_id=run.run_id, status=run.status, part=number, parts=len(parts)
             ),
+            attachments=[{"blocks": tables}] if (tables := _tables(part)) else None,
         )
         for number, part in enumerate(parts, start=1)
     ]
@@ -394,8 +398,8 @@ def _action_blocks(buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _result_body(run: RunRecord) -> str:
-    """The result (or summary) as mrkdwn, led by a sentence when the run failed or was cancelled."""
-    written = to_mrkdwn((run.result or "").strip() or (run.summary or "").strip()).strip()
+    """The result (or summary) as Markdown, led by a sentence when the run failed or was cancelled."""
+    written = ((run.result or "").strip() or (run.summary or "").strip()).strip()
     status = run.status.upper()
     if status in _FAILED:
         lead = "The agent run failed."
@@ -409,19 +413,29 @@ def _result_body(run: RunRecord) -> str:
 
 
 def _pack(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Fill messages in order, each within the block count and block text budget."""
+    """Fill messages in order, each within the block count, the block text budget and the markdown
+    blocks' shared limit; a table ends its message (Slack shows it below the message's blocks)."""
     parts: list[list[dict[str, Any]]] = [[]]
-    size = 0
     for block in blocks:
-        block_size = blocks_text_length([block])
-        if parts[-1] and (
-            len(parts[-1]) >= BLOCKS_PER_MESSAGE_MAX or size + block_size > BLOCKS_TEXT_BUDGET
-        ):
+        if parts[-1] and not _fits(parts[-1], block):
             parts.append([])
-            size = 0
         parts[-1].append(block)
-        size += block_size
     return parts
+
+
+def _fits(part: list[dict[str, Any]], block: dict[str, Any]) -> bool:
+    """Whether `block` may join the message `part` within Slack's limits."""
+    markdown = sum(len(b["text"]) for b in [*part, block] if b["type"] == "markdown")
+    return (
+        len(part) < BLOCKS_PER_MESSAGE_MAX
+        and blocks_text_length([*part, block]) <= BLOCKS_TEXT_BUDGET
+        and markdown <= MARKDOWN_TEXT_MAX
+        and not _tables(part)
+    )
+
+
+def _tables(part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [block for block in part if block["type"] == "table"]
 
 
 def _shorten(parts: list[list[dict[str, Any]]], run: RunRecord) -> list[list[dict[str, Any]]]:
@@ -431,10 +445,7 @@ def _shorten(parts: list[list[dict[str, Any]]], run: RunRecord) -> list[list[dic
         note_text = _SHORTENED_NOTE.format(link="Codegen")
     note = _section(note_text)
     last = parts[-1]
-    while last and (
-        len(last) >= BLOCKS_PER_MESSAGE_MAX
-        or blocks_text_length([*last, note]) > BLOCKS_TEXT_BUDGET
-    ):
+    while last and not _fits(last, note):
         last.pop()
     last.append(note)
     return parts
@@ -448,4 +459,6 @@ def _fallback_text(blocks: list[dict[str, Any]]) -> str:
             texts.append(escape_mrkdwn(block["text"]["text"]))
         elif block["type"] == "section":
             texts.append(block["text"]["text"])
+        elif block["type"] == "markdown":
+            texts.append(escape_mrkdwn(block["text"]))
     return "\n".join(texts)
