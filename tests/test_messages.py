@@ -166,6 +166,11 @@ def test_card_of_a_run_codegen_stopped_answering_about_says_so() -> None:
     assert "hasn't answered" not in json.dumps(status_message(done, now=T0 + 3600).blocks)
 
 
+def test_status_message_shows_members_the_prompt_mentions_as_mentions() -> None:
+    message = status_message(run(prompt="ask <@U55JD9ND20F> & <@U0GONE|gone> about <this>"), T0)
+    assert "> ask <@U55JD9ND20F> &amp; <@U0GONE> about &lt;this&gt;" in section_texts([message])
+
+
 def test_status_message_shortens_long_prompts() -> None:
     message = status_message(run(prompt="word " * 1_000), now=T0)
     assert_slack_accepts(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -41,6 +42,7 @@ _OPTION_CHARS = 100
 _LIST_PROMPT_CHARS = 80
 _UNLINKED_URL_CHARS = 100
 _ACTIONS_BLOCK_CHARS = BLOCKS_TEXT_BUDGET // 2
+_KEPT_MEMBER_RE = re.compile(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&<>]*)?&gt;")
 _SHORTENED_NOTE = "✂️ Result shortened — see the full result in {link}."
 
 
@@ -275,7 +277,8 @@ def _stale_note(run: RunRecord, now: float) -> str | None:
 
 
 def _excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
-    return escape_mrkdwn(truncate(" ".join(prompt.split()), limit))
+    """A prompt as one short mrkdwn line; the members it mentions (kept as `<@U…>`) stay mentions."""
+    return _KEPT_MEMBER_RE.sub(r"<@\1>", escape_mrkdwn(truncate(" ".join(prompt.split()), limit)))
 
 
 def _mention(user: str) -> str:
