@@ -14,6 +14,7 @@ from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLim
 from bot.loop import retry_delay
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import create_prompt
+from bot.refusals import create_refusal
 from bot.render.messages import SlackMessage, error_text, queued_message, starting_message
 from bot.repos import RepoDirectory, UnknownRepository
 from bot.slack_limits import EDIT, METHOD_LIMITS
@@ -193,7 +194,7 @@ class CreateWorker:
             self._retry_later(request, exc)
             return
         except CodegenError as exc:
-            self._fail(request, exc.user_message)
+            self._fail(request, create_refusal(exc, request.options.get("model")))
             return
         except SlackApiError as exc:
             self._slack_failed(request, exc)
