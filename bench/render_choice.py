@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.render_checks import PARSER, _trim, input_urls, posted_links, posted_words, words
+from bot.render.markdown import trim_url
+from tests.render_checks import PARSER, input_urls, posted_links, posted_words, words
 
 GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden"
 MRKDWN_LINK_RE = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
@@ -26,7 +27,8 @@ def _mrkdwn_candidate(convert: Callable[[str], str]) -> Callable[[str], tuple[se
         out = convert(markdown)
         links = {html.unescape(m[1]) for m in MRKDWN_LINK_RE.finditer(out)}
         # Slack links bare URLs in mrkdwn text itself (text objects are not `verbatim`).
-        links |= {_trim(m.group()) for m in BARE_URL_RE.finditer(html.unescape(MRKDWN_LINK_RE.sub(" ", out)))}
+        bare = html.unescape(MRKDWN_LINK_RE.sub(" ", out))
+        links |= {trim_url(m.group()) for m in BARE_URL_RE.finditer(bare)}
         return {PARSER.normalizeLink(link) for link in links}, html.unescape(out)
 
     return run

@@ -27,6 +27,14 @@ _ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 _MEMBER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _SCHEME_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Rich-text elements written in Slack's markup: type -> (form, the element's field, its default).
+_RICH_MARKUP = {
+    "user": ("<@{}>", "user_id", ""),
+    "channel": ("<#{}>", "channel_id", ""),
+    "usergroup": ("<!subteam^{}>", "usergroup_id", ""),
+    "broadcast": ("<!{}>", "range", "here"),
+    "emoji": (":{}:", "name", ""),
+}
 _SPECIAL = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
 
 
@@ -151,20 +159,13 @@ def _rich_element(element: Mapping[str, Any]) -> str:
 def _rich_inline(elements: Iterable[Mapping[str, Any]]) -> str:
     out: list[str] = []
     for element in elements:
-        kind = element.get("type")
+        kind = str(element.get("type"))
         if kind == "link":
             label = escape(str(element.get("text") or ""))
             out.append(f"<{element.get('url') or ''}{'|' + label if label else ''}>")
-        elif kind == "user":
-            out.append(f"<@{element.get('user_id') or ''}>")
-        elif kind == "channel":
-            out.append(f"<#{element.get('channel_id') or ''}>")
-        elif kind == "usergroup":
-            out.append(f"<!subteam^{element.get('usergroup_id') or ''}>")
-        elif kind == "broadcast":
-            out.append(f"<!{element.get('range') or 'here'}>")
-        elif kind == "emoji":
-            out.append(f":{element.get('name') or ''}:")
+        elif kind in _RICH_MARKUP:
+            form, field, default = _RICH_MARKUP[kind]
+            out.append(form.format(element.get(field) or default))
         elif kind == "date":
             out.append(escape(str(element.get("fallback") or element.get("timestamp") or "")))
         else:

@@ -10,6 +10,8 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from bot.render.markdown import trim_url
+
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _WORD_RE = re.compile(r"[^\W_]{2,}")
 _FENCE_INFO_RE = re.compile(r"(?m)^(\s*(?:`{3,}|~{3,}))[^\n`]*$")
@@ -19,7 +21,6 @@ _MARKDOWN_LINK_RE = re.compile(r"\]\(\s*(<[^<>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s(
 _AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^\s<>|]*)>")
 _EMAIL_RE = re.compile(r"<([\w.+-]+@[\w.-]+)>")
 _BARE_URL_RE = re.compile(r"(?<![<\w/=\"'(])https?://[^\s<>\[\]`|]+|(?<=\()https?://[^\s<>\[\]`|]+")
-_URL_TRAILING_RE = re.compile(r"[.,:;!?\"'*_~]+$")
 
 
 def words(text: str) -> set[str]:
@@ -37,7 +38,7 @@ def input_urls(markdown: str) -> set[str]:
     found |= {m[1] for m in _AUTOLINK_RE.finditer(text)}
     found |= {f"mailto:{m[1]}" for m in _EMAIL_RE.finditer(text)}
     text = _EMAIL_RE.sub(" ", _AUTOLINK_RE.sub(" ", text))
-    found |= {_trim(m.group()) for m in _BARE_URL_RE.finditer(text)}
+    found |= {trim_url(m.group()) for m in _BARE_URL_RE.finditer(text)}
     return {PARSER.normalizeLink(url) for url in found if re.match(r"(https?|mailto):", url)}
 
 
@@ -72,13 +73,3 @@ def _cell_elements(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for cell in row:
             for section in cell.get("elements", []):
                 yield from section["elements"]
-
-
-def _trim(url: str) -> str:
-    while True:
-        trimmed = _URL_TRAILING_RE.sub("", url)
-        if trimmed.endswith(")") and trimmed.count(")") > trimmed.count("("):
-            trimmed = trimmed[:-1]
-        if trimmed == url:
-            return url
-        url = trimmed

@@ -121,11 +121,11 @@ def _links(text: str) -> str:
 def _autolink(match: re.Match[str]) -> str:
     if _MARKDOWN_LINK_TAIL_RE.search(match.string[: match.start()]):
         return match.group()  # already the destination of a [label](url)
-    url = _trim_url(match.group())
+    url = trim_url(match.group())
     return f"<{url}>{match.group()[len(url) :]}"
 
 
-def _trim_url(url: str) -> str:
+def trim_url(url: str) -> str:
     """A bare URL without trailing punctuation or a `)` that closes something outside it."""
     while True:
         trimmed = _URL_TRAILING_RE.sub("", url)
