@@ -10,7 +10,7 @@ from slack_sdk.models.views import View
 from bot.images import compact_files
 from bot.render.modals import THREAD_NOTE, repo_options, run_modal
 from tests.harness import AppUnderTest, wait_for
-from tests.interactions import message_shortcut, submit, suggestions
+from tests.interactions import click, message_shortcut, submit, suggestions
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 
@@ -144,6 +144,22 @@ def test_a_5005_character_message_reaches_the_agent_whole(
     sent = codegen_api.run_inputs(run["id"])["prompt"]
     assert sent.startswith("Help with the attached message.\n")
     assert trace in sent and sent.count("THE END") == 1  # whole, and once (not again as context)
+
+
+def test_a_retried_shortcut_run_gets_the_message_again(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    ts = slack_server.post_as_user(GENERAL, BOB, "KeyError: 'tenant' in billing/invoice.py")
+    submit(app, shortcut_modal(app, slack_server, ts), form("fix this"))
+    run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
+    codegen_api.set_status(run_id, "FAILED", result="Tests failed.")
+
+    def retry_card() -> dict[str, Any] | None:
+        return next((m for m in slack_server.messages(GENERAL, thread_ts=ts) if "retry_run" in str(m)), None)
+
+    click(app, wait_for(retry_card, what="the Retry button"), "retry_run")
+    retried = wait_for(lambda: len(codegen_api.runs()) == 2 and codegen_api.runs()[-1], what="the retry")
+    assert "KeyError: 'tenant' in billing/invoice.py" in codegen_api.run_inputs(retried["id"])["prompt"]
 
 
 def test_a_message_over_the_prompt_limit_is_cut_and_both_sides_are_told(
