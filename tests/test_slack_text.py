@@ -137,6 +137,13 @@ def test_decoding_is_total_idempotent_and_leaves_no_markup(encoded: str) -> None
     assert name_members(decode(encoded), names) == plain  # naming later gives the same text
 
 
+@given(st.text(), st.lists(st.dictionaries(st.sampled_from(["type", "text", "url", "elements"]), st.text())))
+def test_decoding_never_fails_whatever_slack_sends(text: str, elements: list[dict[str, str]]) -> None:
+    assert isinstance(decode(text, names), str) and isinstance(decode(text), str)
+    blocks = [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}]
+    assert isinstance(message_text({"text": "", "blocks": blocks}, names), str)
+
+
 def test_thread_context_and_the_request_reach_the_agent_decoded(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
