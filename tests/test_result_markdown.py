@@ -62,6 +62,14 @@ def test_bare_urls_with_parentheses_and_links_inside_emphasis_work() -> None:
     ]
 
 
+def test_an_agent_cannot_ping_with_slacks_mention_markup() -> None:
+    [block] = markdown_blocks("Done, <!channel>: ask <@U0ALICE> in <#C0DEPLOY|deploys>.")
+    assert "<!" not in block["text"].replace("\\<", "")
+    assert PARSER.render(block["text"]) == (  # shown as written
+        "<p>Done, &lt;!channel&gt;: ask &lt;@U0ALICE&gt; in &lt;#C0DEPLOY|deploys&gt;.</p>\n"
+    )
+
+
 def test_what_slacks_markdown_block_does_not_render_is_bridged() -> None:
     [block] = markdown_blocks("- [ ] open\n- [x] done\n\n---\n\n```python\nprint('<hi>')\n```")
     assert block["text"] == f"- ☐ open\n- ☑ done\n\n{RULE}\n\n```\nprint('<hi>')\n```"

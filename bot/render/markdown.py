@@ -9,6 +9,7 @@ only bridges those gaps, so no word is lost and every URL stays a link:
 
 - Slack-style links `<url|label>` (which agents write) become `[label](url)`; bare URLs become
   autolinks `<url>` (a closing parenthesis that does not belong to the URL stays outside).
+- Slack's mention markup (`<!channel>`, `<@U123>`, `<#C123>`) is escaped: an agent cannot ping.
 - Code-block languages are dropped; task-list boxes read ☐ / ☑; rules become a line of `─`.
 - Tables become `table` blocks with rich-text cells (emphasis, code and links kept), split every
   `TABLE_ROWS_MAX - 1` rows with the header repeated; a table wider than `TABLE_COLUMNS_MAX` stays text
@@ -36,6 +37,7 @@ RULE = "─" * 12
 
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _SLACK_LINK_RE = re.compile(r"<((?:https?|mailto|ftp):[^\s<>|]+)\|([^<>\n]*)>")
+_SLACK_MENTION_RE = re.compile(r"<(?=[!@#])")
 _BARE_URL_RE = re.compile(r"(?<![<\w/=\"'])https?://[^\s<>\[\]`]+")
 _URL_TRAILING_RE = re.compile(r"[.,:;!?\"'*_~]+$")
 _CODE_SPAN_RE = re.compile(r"(`+)(?:.*?[^`])??\1(?!`)")
@@ -115,6 +117,7 @@ def _outside_code_spans(line: str) -> str:
 
 def _links(text: str) -> str:
     text = _SLACK_LINK_RE.sub(lambda m: f"[{m[2] or m[1]}]({_destination(m[1])})", text)
+    text = _SLACK_MENTION_RE.sub(r"\\\g<0>", text)  # shown as written, never a ping
     return _BARE_URL_RE.sub(_autolink, text)
 
 
