@@ -17,7 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.command_text import RunCommand, parse_command
+from bot.command_text import RunCommand
 from bot.images import compact_files
 from bot.render.cards import follow_up_note
 from bot.render.home import HOME_DEFAULT_REPO
@@ -74,19 +74,16 @@ def open_run_modal(
     trigger_id: str,
     user: str,
     channel: str,
-    text: str = "",
     thread_ts: str = "",
     message_ts: str = "",
     files: Iterable[dict[str, Any]] = (),
     attached: int | None = None,
 ) -> str | None:
-    """Open "Start a Codegen run", prefilled from `text` and the defaults; an error text if Slack refused.
+    """Open "Start a Codegen run", prefilled with the defaults; an error text if Slack refused.
 
     With `thread_ts` (the message shortcut) the run lives in that thread and gets it as context; with
     `attached` (the message's length in characters) the message `message_ts` goes to the agent whole.
     """
-    parsed = parse_command(text) if text.strip() else None
-    command = parsed if isinstance(parsed, RunCommand) else RunCommand(decode(text).strip())
     prefs = ctx.store.user_prefs(user)
     metadata = {
         "channel": channel,
@@ -98,9 +95,8 @@ def open_run_modal(
     notes = [attached_note(attached, ctx.max_prompt_chars)] if attached is not None else []
     view = run_modal(
         metadata=json.dumps(metadata),
-        prompt=command.prompt,
-        repo=command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
-        model=command.model or prefs.default_model,
+        repo=ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
+        model=prefs.default_model,
         note=" ".join([*notes, THREAD_NOTE] if thread_ts else notes),
         attached=attached,
     )

@@ -14,7 +14,7 @@ FOLLOW_UP_MODAL = "codegen_follow_up"
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
 REPO_BLOCK, REPO_SELECT = "repo", "repo_select"
 MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
-INPUT_TEXT_MAX = 3_000  # plain_text_input max_length, and so its initial_value
+INPUT_TEXT_MAX = 3_000  # plain_text_input max_length
 MODEL_NAME_MAX = 100
 OPTIONS_MAX = 100  # an external_select's options per answer
 OPTION_TEXT_MAX = 75
@@ -26,13 +26,12 @@ ATTACHED_INSTRUCTION = "Help with the attached message."
 def run_modal(
     *,
     metadata: str,
-    prompt: str = "",
     repo: str | None = None,
     model: str | None = None,
     note: str = "",
     attached: int | None = None,
 ) -> dict[str, Any]:
-    """The "Start a Codegen run" modal, prefilled; `metadata` comes back on submission. With `attached`
+    """The "Start a Codegen run" modal, with defaults; `metadata` comes back on submission. With `attached`
     (the characters of a message sent along whole, not through the form) the prompt is the instruction
     for that message and may be left empty."""
     placeholder = "Find the cause and fix it" if attached is not None else "Fix the flaky login test"
@@ -43,8 +42,6 @@ def run_modal(
         "max_length": INPUT_TEXT_MAX,
         "placeholder": _plain(placeholder),
     }
-    if prompt.strip():
-        prompt_input["initial_value"] = truncate(prompt.strip(), INPUT_TEXT_MAX)
     repo_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": REPO_SELECT,
