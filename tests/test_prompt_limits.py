@@ -44,7 +44,10 @@ def kept_within_the_cap(prompt: str, newest_author: str) -> list[int]:
     """The numbers of the messages kept of 50 ("message NN xxx…") under a 1,000-character cap,
     checked to be the newest, within the cap, after the omission mark."""
     lines = context_lines(prompt)
-    assert lines[0] == "> […earlier messages omitted]"
+    left_out = 50 - len(lines[1:])
+    assert lines[0] == (
+        f"> […{left_out} earlier messages left out: the thread's context is kept under 1,000 characters]"
+    )
     assert lines[-1].startswith(f"> [{newest_author}]: message 49")
     numbers = [int(line.split("message ")[1][:2]) for line in lines[1:]]
     assert numbers == list(range(50 - len(numbers), 50)) and 5 <= len(numbers) < 50

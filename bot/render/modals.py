@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bot.prompts import CONTEXT_CHAR_CAP
 from bot.render.limits import truncate
 from bot.render.mrkdwn import escape_mrkdwn
 from storage.records import RunRecord
@@ -19,7 +20,10 @@ MODEL_NAME_MAX = 100
 OPTIONS_MAX = 100  # an external_select's options per answer
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
-THREAD_NOTE = "The message's thread goes to the agent as context, and the run replies in that thread."
+THREAD_NOTE = (
+    f"The message's thread goes to the agent as context (its latest messages, up to {CONTEXT_CHAR_CAP:,} "
+    "characters), and the run replies in that thread."
+)
 ATTACHED_INSTRUCTION = "Help with the attached message."
 
 
