@@ -176,7 +176,7 @@ def finished_dm(run: RunRecord) -> SlackMessage:
         f"{status_emoji(run.status)} Your Codegen run #{run.run_id} in <#{run.channel}>"
         f" finished: *{_label(run.status)}*"
     )
-    excerpt = _excerpt(run.prompt)
+    excerpt = prompt_excerpt(run.prompt)
     blocks = [_section(f"{headline}\n> {excerpt}" if excerpt else headline)]
     buttons, _ = _buttons(run)
     blocks.extend(_action_blocks(buttons)[:1])
@@ -222,7 +222,7 @@ def run_list_text(runs: list[RunRecord], now: float) -> str:
         elapsed = _elapsed(run, now)
         if elapsed:
             parts.append(elapsed)
-        parts.append(_excerpt(run.prompt, _LIST_PROMPT_CHARS))
+        parts.append(prompt_excerpt(run.prompt, _LIST_PROMPT_CHARS))
         line = "• " + " · ".join(part for part in parts if part)
         if len("\n".join([*lines, line])) > budget:
             lines.append(f"…and {len(runs) - shown} more.")
@@ -236,7 +236,7 @@ def run_status_text(run: RunRecord, now: float) -> str:
     headline = f"{status_emoji(run.status)} *{_run_link(run)}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     lines = [f"{headline} · {elapsed}" if elapsed else headline]
-    lines.append(f"Asked by {_mention(run.requester)}: {_excerpt(run.prompt)}")
+    lines.append(f"Asked by {_mention(run.requester)}: {prompt_excerpt(run.prompt)}")
     options = _option_texts(run.repo, run.model)
     if options:
         lines.append(" · ".join(options))
@@ -276,7 +276,7 @@ def _stale_note(run: RunRecord, now: float) -> str | None:
     )
 
 
-def _excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
+def prompt_excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
     """A prompt as one short mrkdwn line; the members it mentions (kept as `<@U…>`) stay mentions."""
     return _KEPT_MEMBER_RE.sub(r"<@\1>", escape_mrkdwn(truncate(" ".join(prompt.split()), limit)))
 
@@ -306,7 +306,7 @@ def _summary_blocks(
     headline: str, prompt: str, requester: str, repo: str | None, model: str | None
 ) -> list[dict[str, Any]]:
     """Headline with the quoted prompt, then who asked and the options."""
-    excerpt = _excerpt(prompt)
+    excerpt = prompt_excerpt(prompt)
     text = f"{headline}\n> {excerpt}" if excerpt else headline
     context = [f"Asked by {_mention(requester)}", *_option_texts(repo, model)]
     return [_section(text), _context(context)]

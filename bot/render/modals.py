@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.prompts import CONTEXT_CHAR_CAP
 from bot.render.limits import truncate
+from bot.render.messages import prompt_excerpt
 from bot.render.mrkdwn import escape_mrkdwn
 from storage.records import RunRecord
 
@@ -87,7 +88,7 @@ def attached_note(chars: int, cap: int) -> str:
 
 def follow_up_modal(run: RunRecord) -> dict[str, Any]:
     """The "Follow up" modal: its text goes to the run as a resume prompt."""
-    excerpt = escape_mrkdwn(truncate(" ".join(run.prompt.split()), 200))
+    excerpt = prompt_excerpt(run.prompt)
     intro = (
         f"Send run #{run.run_id} a follow-up. It was asked:\n> {excerpt}"
         if excerpt
