@@ -78,12 +78,12 @@ def markdown_blocks(markdown: str, chunk: int = 3_000) -> list[dict[str, Any]]:
 def _bridge(source: str) -> str:
     """Rewrite what Slack's markdown block does not take (see the module docstring), outside code."""
     lines = source.split("\n")
-    code = _code_lines(source)
+    code, openers = _code_lines(source)
     for number, line in enumerate(lines):
         if number in code:
             continue
         fence = _FENCE_OPEN_RE.match(line)
-        if fence and number + 1 in code:  # the opening line of a fenced code block: drop the language
+        if fence and number in openers:  # the opening line of a fenced code block: drop the language
             lines[number] = fence[1] + fence[2]
             continue
         line = _TASK_RE.sub(lambda m: m[1] + ("☐" if m[2] == " " else "☑"), line)
@@ -91,17 +91,21 @@ def _bridge(source: str) -> str:
     return "\n".join(lines)
 
 
-def _code_lines(source: str) -> set[int]:
-    """The line numbers inside code blocks (the contents of fences, not their fence lines)."""
+def _code_lines(source: str) -> tuple[set[int], set[int]]:
+    """The line numbers inside code blocks (the contents of fences, not their fence lines), and those
+    of the lines that open a fence."""
     inside: set[int] = set()
+    openers: set[int] = set()
+    lines = source.split("\n")
     for token in _PARSER.parse(source):
         if token.type == "fence" and token.map:
             start, end = token.map
-            closed = end - start > 1 and token.markup in source.split("\n")[end - 1]
+            closed = end - start > 1 and token.markup in lines[end - 1]
             inside.update(range(start + 1, end - 1 if closed else end))
+            openers.add(start)
         elif token.type == "code_block" and token.map:
             inside.update(range(*token.map))
-    return inside
+    return inside, openers
 
 
 def _outside_code_spans(line: str) -> str:
