@@ -1,7 +1,7 @@
 """Parse what users type after `/codegen` (or to the bot in a mention or DM) into a command.
 
-Grammar, after Slack's markup is undone (`&lt;` `&gt;` `&amp;` unescaped; `<https://x|label>`
-and `<https://x>` become the URL; user mentions like `<@U123>` stay as they are):
+Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unescaped, links as
+`label (url)`, channels `#name`, user mentions like `<@U123>` kept for the worker to name):
 
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.slack_text import decode
 from storage.records import NOTIFY_CHOICES
 
 USAGE = (
@@ -27,9 +28,6 @@ USAGE = (
     "Try /codegen help for everything the bot can do."
 )
 
-_SLACK_MARKUP_RE = re.compile(r"<([^<>]*)>|&(amp|lt|gt);")
-_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
-_URL_TARGET_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _OPTION_RE = re.compile(r"(?<!\S)(repo|model)=(\S*)", re.IGNORECASE)
 _OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model)=\S*", re.IGNORECASE)
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -100,7 +98,7 @@ CONFIG_USAGE = (
 
 def parse_command(text: str) -> Command:
     """Turn the text of a slash command, mention or DM into a command."""
-    text = _undo_slack_markup(text).strip()
+    text = decode(text).strip()
     words = text.split()
     keyword = words[0].lower() if words else ""
     if len(words) == 1 and keyword == "help":
@@ -124,11 +122,6 @@ def parse_command(text: str) -> Command:
 def parse_slash_command(text: str) -> Command | ModalCommand:
     """Like parse_command, except that no text at all opens the modal."""
     return ModalCommand() if not text.strip() else parse_command(text)
-
-
-def slack_to_plain(text: str) -> str:
-    """Slack message text as plain text: entities unescaped, link markup turned into its URL."""
-    return _undo_slack_markup(text)
 
 
 def strip_bot_mention(text: str, bot_user_id: str) -> str:
@@ -171,18 +164,3 @@ def _parse_run(text: str) -> RunCommand | UsageError:
     if not prompt:
         return UsageError(f"Tell the agent what to do. {USAGE}")
     return RunCommand(prompt=prompt, repo=repo, model=options.get("model"))
-
-
-def _undo_slack_markup(text: str) -> str:
-    """Unescape Slack's entities and turn its link markup into plain URLs, in one pass."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(1) is None:
-            return _ENTITIES[match.group(2)]
-        target = match.group(1).split("|", 1)[0]
-        if not _URL_TARGET_RE.match(target):
-            return match.group(0)  # mentions (<@U123>), channels, <!here>: kept as they are
-        url = re.sub(r"&(amp|lt|gt);", lambda m: _ENTITIES[m.group(1)], target)
-        return url.removeprefix("mailto:")
-
-    return _SLACK_MARKUP_RE.sub(replace, text)

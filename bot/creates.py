@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.codegen import CodegenClient, CodegenUnavailable, RateLimited, RateLimits
+from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
-from bot.prompts import with_thread_context
+from bot.prompts import create_prompt
+from bot.refusals import create_refusal
 from bot.render.messages import starting_message
 from bot.replies import requester_notice
 from bot.repos import RepoDirectory, UnknownRepository
@@ -110,6 +111,8 @@ class CreateJob:
         except (CodegenUnavailable, RateLimited):
             self._say_delayed(request)
             raise
+        except CodegenError as exc:
+            return Dead(create_refusal(exc, request.options.get("model")))
         except SlackApiError as exc:
             if slack_error(exc) in UNREACHABLE_CHANNEL:
                 error = slack_error(exc)
@@ -153,11 +156,7 @@ class CreateJob:
         return self.d.store.get_request(request.id) or request
 
     def _prompt(self, request: Request) -> str:
-        if not request.options.get("thread_context"):
-            return request.prompt
-        messages = self.d.slack.thread_messages(request.channel, request.thread_ts)
-        skip_ts = request.options.get("message_ts", "")
-        return with_thread_context(request.prompt, messages, skip_ts=skip_ts, names=self._names.name)
+        return create_prompt(request, self.d.slack.thread_messages, self._names.name)
 
     def _say_delayed(self, request: Request) -> None:
         """Codegen is not answering: say so once in the request's thread (found again after a crash)."""

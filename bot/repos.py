@@ -9,10 +9,11 @@ from bot.clock import Clock
 from bot.codegen import CodegenClient, Repository
 
 CACHE_SECONDS = 300.0
+REPOS_LISTED = 10  # repositories a refusal names when none is close to what was asked for
 
 
 class UnknownRepository(Exception):
-    """The organization has no repository of that name; the message lists close matches."""
+    """The organization has no repository of that name; the message names ones that exist."""
 
 
 class RepoDirectory:
@@ -50,14 +51,30 @@ class RepoDirectory:
 
 
 def find_repository(repos: list[Repository], name: str) -> Repository:
-    """The repository in `repos` called `name`; UnknownRepository (naming close matches) if none is."""
+    """The repository in `repos` called `name`; UnknownRepository (naming what would work) if none is."""
     wanted = name.lower()
     for repo in repos:
         if wanted in {repo.full_name.lower(), repo.name.lower()}:
             return repo
-    names = [repo.full_name for repo in repos]
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    if not names:
-        hint = " The Codegen organization has no repositories yet."
-    raise UnknownRepository(f"Codegen has no repository called `{name}`.{hint}")
+    raise UnknownRepository(unknown_repository(name, [repo.full_name for repo in repos]))
+
+
+def unknown_repository(name: str, full_names: list[str]) -> str:
+    """Why `name` is refused and what would work: the closest of `full_names` (matched on the whole
+    name or the part after the owner), else the first REPOS_LISTED of them and how to see the rest."""
+    refusal = f"Codegen has no repository called `{name}`."
+    if not full_names:
+        return f"{refusal} The Codegen organization has no repositories yet."
+    by_short = {full.split("/")[-1].lower(): full for full in full_names}
+    close = difflib.get_close_matches(name, full_names, n=5, cutoff=0.5)
+    close += [by_short[short] for short in difflib.get_close_matches(name.split("/")[-1].lower(), by_short)]
+    if close:
+        return f"{refusal} Did you mean {_listed(list(dict.fromkeys(close))[:5])}?"
+    shown = sorted(full_names, key=str.lower)[:REPOS_LISTED]
+    more = len(full_names) - len(shown)
+    rest = f", and {more} more: `/codegen repos`" if more else ""
+    return f"{refusal} The organization's repositories: {_listed(shown)}{rest}."
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)

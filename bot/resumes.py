@@ -24,6 +24,8 @@ from bot.render.messages import RECEIVED_REACTION, SlackMessage
 from bot.replies import requester_notice
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_out import SlackOut
+from bot.slack_text import name_members
+from bot.user_names import UserNames
 from storage.job_kinds import RESUME
 from storage.records import Job, Request
 from storage.store import RESUMED_STEP, Store
@@ -75,6 +77,7 @@ class ResumeJob:
     def __init__(self, deps: ResumeDeps, on_resumed: Callable[[], None]) -> None:
         self.d = deps
         self._on_resumed = on_resumed
+        self._names = UserNames(deps.slack, deps.clock)  # follow-ups name people, not user ids
 
     def handle(self, job: Job) -> Outcome | None:
         """Do the reply's remaining effects; waits (without counting attempts) while the run is being
@@ -101,6 +104,7 @@ class ResumeJob:
                 return attached
             request = attached
         assert request.run_id is not None
+        request = replace(request, prompt=name_members(request.prompt, self._names.name))
         if self.d.store.announcement_due(request.run_id):
             return Again(WAITING_RECHECK_SECONDS)  # the announcement wakes it
         self._react(request)

@@ -131,6 +131,8 @@ class SlackOut:
                 params["reply_broadcast"] = True
         if message.metadata:
             params["metadata"] = message.metadata
+        if message.attachments:
+            params["attachments"] = message.attachments
         return str(self._with_plain_fallback("chat.postMessage", params)["ts"])
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
@@ -143,6 +145,8 @@ class SlackOut:
         }
         if message.metadata:
             params["metadata"] = message.metadata
+        if message.attachments:
+            params["attachments"] = message.attachments
         self._with_plain_fallback("chat.update", params)
 
     def _with_plain_fallback(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +164,7 @@ class SlackOut:
         plain = {
             **params,
             "blocks": [],
+            "attachments": [],
             "text": text if len(text) <= PLAIN_MAX else text[: PLAIN_MAX - 1] + "…",
         }
         return self._call(method, **plain)

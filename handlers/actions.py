@@ -88,6 +88,7 @@ def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
         message_ts=str(options.get("message_ts") or ""),
         thread_context=bool(options.get("thread_context")),
         images=original.images if original else (),
+        attached_cap=options.get("attached_cap"),  # a shortcut's message goes along again
     )
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.command_text import RunCommand, UsageError, parse_command, slack_to_plain, strip_bot_mention
+from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
+from bot.slack_text import decode, encoded_text
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
 
@@ -49,7 +50,7 @@ def handle_message(
     # the request (or the reply) it records is written once, in one transaction, before the ack.
     channel, ts, user = event["channel"], event["ts"], event["user"]
     thread_ts = event.get("thread_ts")
-    text = strip_bot_mention(event.get("text") or "", bot_user_id or "")
+    text = strip_bot_mention(encoded_text(event), bot_user_id or "")
     key = f"message:{channel}:{ts}"
     files = event.get("files") or []
     target = follow_up_target(ctx, channel, thread_ts)
@@ -63,7 +64,7 @@ def handle_message(
             key=key,
             channel=channel,
             user=user,
-            prompt=slack_to_plain(text).strip(),
+            prompt=decode(text).strip(),
             thread_ts=thread_ts or ts,
             message_ts=ts,
             run_id=target.run_id,

@@ -24,8 +24,10 @@ def record_run_request(
     thread_context: bool = False,
     files: Iterable[dict[str, Any]] = (),
     images: Sequence[str] = (),
+    attached_cap: int | None = None,
 ) -> str | None:
     """Queue a create; returns a message for the user when it is refused (None when recorded).
+    With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
 
     Without repo= or model=, the channel's default repository (else the user's) and the user's
     default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
@@ -36,6 +38,8 @@ def record_run_request(
             "Shorten it, or put the details in a file in the repository and point the agent at it."
         )
     options: dict[str, object] = {"thread_context": thread_context, "message_ts": message_ts}
+    if attached_cap is not None:
+        options.update(attached_ts=message_ts, attached_cap=attached_cap)
     prefs = ctx.store.user_prefs(user)
     repo = command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo
     model = command.model or prefs.default_model

@@ -16,12 +16,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
-from bot.command_text import RunCommand, parse_command, slack_to_plain
+from bot.command_text import RunCommand
 from bot.images import compact_files
 from bot.render.cards import follow_up_note
 from bot.render.home import HOME_DEFAULT_REPO
 from bot.render.messages import error_text
 from bot.render.modals import (
+    ATTACHED_INSTRUCTION,
     FOLLOW_UP_MODAL,
     MODEL_BLOCK,
     MODEL_INPUT,
@@ -31,10 +32,12 @@ from bot.render.modals import (
     REPO_SELECT,
     RUN_MODAL,
     THREAD_NOTE,
+    attached_note,
     follow_up_modal,
     repo_options,
     run_modal,
 )
+from bot.slack_text import decode
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
 from handlers.repositories import known_repositories, repository_problem
@@ -69,30 +72,31 @@ def open_run_modal(
     trigger_id: str,
     user: str,
     channel: str,
-    text: str = "",
     thread_ts: str = "",
     message_ts: str = "",
     files: Iterable[dict[str, Any]] = (),
+    attached: int | None = None,
 ) -> str | None:
-    """Open "Start a Codegen run", prefilled from `text` and the defaults; an error text if Slack refused.
+    """Open "Start a Codegen run", prefilled with the defaults; an error text if Slack refused.
 
-    With `thread_ts` (the message shortcut) the run lives in that thread and gets it as context.
+    With `thread_ts` (the message shortcut) the run lives in that thread and gets it as context; with
+    `attached` (the message's length in characters) the message `message_ts` goes to the agent whole.
     """
-    parsed = parse_command(text) if text.strip() else None
-    command = parsed if isinstance(parsed, RunCommand) else RunCommand(slack_to_plain(text).strip())
     prefs = ctx.store.user_prefs(user)
     metadata = {
         "channel": channel,
         "thread_ts": thread_ts,
         "message_ts": message_ts,
         "files": compact_files(files),
+        **({"attached": True} if attached is not None else {}),
     }
+    notes = [attached_note(attached, ctx.max_prompt_chars)] if attached is not None else []
     view = run_modal(
         metadata=json.dumps(metadata),
-        prompt=command.prompt,
-        repo=command.repo or ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
-        model=command.model or prefs.default_model,
-        note=THREAD_NOTE if thread_ts else "",
+        repo=ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
+        model=prefs.default_model,
+        note=" ".join([*notes, THREAD_NOTE] if thread_ts else notes),
+        attached=attached,
     )
     known_repositories(ctx)  # warms the repository menu while the person types
     return _open(ctx, trigger_id, view)
@@ -116,22 +120,24 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
     prompt = _text(values, PROMPT_BLOCK, PROMPT_INPUT)
     repo = _selected(values, REPO_BLOCK, REPO_SELECT)
     model = _text(values, MODEL_BLOCK, MODEL_INPUT)
-    errors = run_form_errors(ctx, prompt, repo, model)
+    meta = json.loads(view.get("private_metadata") or "{}")
+    attached = bool(meta.get("attached"))
+    errors = run_form_errors(ctx, prompt or (ATTACHED_INSTRUCTION if attached else ""), repo, model)
     if errors:
         ack(response_action="errors", errors=errors)
         return
-    meta = json.loads(view.get("private_metadata") or "{}")
     channel, thread_ts = str(meta["channel"]), str(meta.get("thread_ts") or "")
     refusal = record_run_request(
         ctx,
         key=f"modal:{view['id']}",
         channel=channel,
         user=user,
-        command=RunCommand(prompt=prompt, repo=repo or None, model=model or None),
+        command=RunCommand(prompt=prompt or ATTACHED_INSTRUCTION, repo=repo or None, model=model or None),
         thread_ts=thread_ts,
         message_ts=str(meta.get("message_ts") or ""),
         thread_context=bool(thread_ts),
         files=meta.get("files") or [],
+        attached_cap=max(0, ctx.max_prompt_chars - len(prompt)) if attached else None,
     )
     ack()
     ctx.tell_privately(channel, user, refusal, thread_ts or None, key=f"modal:{view['id']}")
@@ -202,4 +208,4 @@ def _selected(values: dict[str, Any], block: str, action: str) -> str:
 
 def _plain_error(text: str | None) -> str | None:
     """An intake refusal (mrkdwn) as an inline error: without the warning sign and Slack's escaping."""
-    return slack_to_plain(text.removeprefix(":warning:").strip()) if text else None
+    return decode(text.removeprefix(":warning:").strip()) if text else None

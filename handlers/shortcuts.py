@@ -1,4 +1,7 @@
-"""The message shortcut "Send to Codegen": the run modal, prefilled with the message, for its thread."""
+"""The message shortcut "Send to Codegen": the run modal for the message's thread, the message attached.
+
+The message itself does not pass through the form (a text input holds 3,000 characters): the create
+worker reads it whole from the thread, and the form's field is for the instruction."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.slack_text import message_text
 from handlers.context import HandlerContext
 from handlers.modals import open_run_modal
 
@@ -25,7 +29,7 @@ def register(app: App, ctx: HandlerContext) -> None:
             trigger_id=shortcut["trigger_id"],
             user=user,
             channel=channel,
-            text=str(message.get("text") or ""),
+            attached=len(message_text(message)),
             thread_ts=str(message.get("thread_ts") or message["ts"]),
             message_ts=str(message["ts"]),
             files=message.get("files") or [],

@@ -26,7 +26,7 @@ def assert_slack_accepts(message: SlackMessage) -> None:
     """Every block is valid for slack_sdk's models, and the message is within Slack's limits."""
     json.dumps(message.metadata)
     assert 1 <= len(message.text) <= 3_900
-    assert 1 <= len(message.blocks) <= 50
+    assert 1 <= len(message.blocks) <= 50 or (not message.blocks and message.attachments)
     assert sum(map(len, all_strings(message.blocks))) <= 12_000
     for block in message.blocks:
         assert Block.parse(block).to_dict() == block
@@ -37,6 +37,13 @@ def assert_slack_accepts(message: SlackMessage) -> None:
             for button in block["elements"]:
                 assert len(button["text"]["text"]) <= 75
                 assert len(button.get("url", "")) <= 3_000
+        assert block["type"] != "table"  # tables go in the attachments
+    assert sum(len(b["text"]) for b in message.blocks if b["type"] == "markdown") <= 12_000
+    tables = [b for a in message.attachments or [] for b in a["blocks"]]
+    assert len(tables) <= 1
+    for table in tables:
+        assert Block.parse(table).to_dict() == table
+        assert len(table["rows"]) <= 100 and all(len(row) <= 20 for row in table["rows"])
 
 
 def assert_text_fits(text: str) -> None:

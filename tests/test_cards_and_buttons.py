@@ -188,7 +188,8 @@ def test_show_steps_posts_the_last_ten_steps_in_the_thread(
 ) -> None:
     run_id, card = start_run(app, codegen_api, slack_server, "find the slow query")
     for number in range(1, 13):
-        codegen_api.add_log(run_id, tool_name="ripgrep_search", tool_input={"query": f"pattern{number}"})
+        query = {"query": f"pattern{number}"}
+        codegen_api.add_log(run_id, tool_name="ripgrep_search", tool_input=query, thought=f"Look {number}")
     click(app, card, "show_steps")
     steps = wait_for(
         lambda: [
@@ -198,7 +199,8 @@ def test_show_steps_posts_the_last_ten_steps_in_the_thread(
     )
     text = steps[0]["text"]
     assert "Last 10 of 12 steps" in text
-    assert "ripgrep 'pattern12'" in text and "ripgrep 'pattern3'" in text and "'pattern2'" not in text
+    assert "Searching code (ripgrep_search): 'pattern12' — Look 12" in text  # the tool and the thought
+    assert "'pattern3' — Look 3" in text and "'pattern2'" not in text
     assert text.index("pattern3") < text.index("pattern12")  # oldest first, like a log
 
 

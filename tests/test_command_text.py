@@ -41,7 +41,7 @@ from bot.command_text import (
         ("read <https://x.io/a?b=1&amp;c=2|x.io/a> now", RunCommand("read https://x.io/a?b=1&c=2 now")),
         ("read <https://x.io>", RunCommand("read https://x.io")),
         ("mail <mailto:a@b.io|a@b.io>", RunCommand("mail a@b.io")),
-        ("ask <@U123> and <#C1|general> <!here>", RunCommand("ask <@U123> and <#C1|general> <!here>")),
+        ("ask <@U123> and <#C1|general> <!here>", RunCommand("ask <@U123> and #general @here")),
     ],
 )
 def test_parses_commands(text: str, command: object) -> None:

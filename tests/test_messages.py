@@ -55,11 +55,12 @@ def finished(result: str | None = "Done.", status: str = "COMPLETE", **changes: 
 
 
 def section_texts(messages: list[SlackMessage]) -> str:
+    """The text of the messages' section and markdown blocks."""
     return "\n".join(
-        block["text"]["text"]
+        block["text"]["text"] if block["type"] == "section" else block["text"]
         for message in messages
         for block in message.blocks
-        if block["type"] == "section"
+        if block["type"] in ("section", "markdown")
     )
 
 
@@ -132,6 +133,11 @@ def test_card_of_a_run_codegen_stopped_answering_about_says_so() -> None:
     assert "hasn't answered" not in json.dumps(status_message(done, now=T0 + 3600).blocks)
 
 
+def test_status_message_shows_members_the_prompt_mentions_as_mentions() -> None:
+    message = status_message(run(prompt="ask <@U55JD9ND20F> & <@U0GONE|gone> about <this>"), T0)
+    assert "> ask <@U55JD9ND20F> &amp; <@U0GONE> about &lt;this&gt;" in section_texts([message])
+
+
 def test_status_message_shortens_long_prompts() -> None:
     message = status_message(run(prompt="word " * 1_000), now=T0)
     assert_slack_accepts(message)
@@ -176,7 +182,7 @@ def test_result_message_for_a_completed_run() -> None:
     [message] = messages
     assert_slack_accepts(message)
     assert message.blocks[0]["text"]["text"] == "✅ Run #42 finished: COMPLETE"
-    assert section_texts(messages) == "*Summary*\nFixed *login*."
+    assert section_texts(messages) == "## Summary\nFixed **login**."  # Slack renders the Markdown
     assert buttons(message)["open_pr_0"]["url"] == PR.url
     assert message.text.startswith("✅ Run #42 finished: COMPLETE")
     assert message.metadata == {

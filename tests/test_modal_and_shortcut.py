@@ -10,7 +10,7 @@ from slack_sdk.models.views import View
 from bot.images import compact_files
 from bot.render.modals import THREAD_NOTE, repo_options, run_modal
 from tests.harness import AppUnderTest, wait_for
-from tests.interactions import message_shortcut, submit, suggestions
+from tests.interactions import click, message_shortcut, submit, suggestions
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 
@@ -91,29 +91,90 @@ def test_modal_shows_errors_inline(
     assert codegen_api.runs() == []
 
 
-def test_message_shortcut_prefills_the_modal_and_runs_in_that_thread(
+def shortcut_modal(app: AppUnderTest, slack: SlackServer, ts: str) -> dict[str, Any]:
+    """Use "Send to Codegen" on message `ts` of #general; returns the form it opened (checked valid)."""
+    message = {key: value for key, value in slack.message(GENERAL, ts).items() if value is not None}
+    assert message_shortcut(app, "send_to_codegen", message, trigger_id=slack.trigger_id()).status_code == 200
+    modal = wait_for(lambda: slack.views.modals, what="the modal")[-1]
+    View(**modal).validate_json()
+    return modal
+
+
+def form_note(modal: dict[str, Any]) -> str:
+    return " ".join(e["text"] for b in modal["blocks"] if b["type"] == "context" for e in b["elements"])
+
+
+def test_message_shortcut_attaches_the_message_and_runs_in_that_thread(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
     root = slack_server.post_as_user(GENERAL, BOB, "checkout returns 500 for EU users &amp; nobody knows why")
     slack_server.post_as_user(GENERAL, ALICE, "started after the tax change", thread_ts=root)
-    message = slack_server.message(GENERAL, root)
-    trigger = slack_server.trigger_id()
-    assert message_shortcut(app, "send_to_codegen", message, trigger_id=trigger).status_code == 200
-    modal = wait_for(lambda: slack_server.views.modals, what="the modal")[-1]
-    View(**modal).validate_json()
-    prompt = next(b for b in modal["blocks"] if b["block_id"] == "prompt")["element"]["initial_value"]
-    assert prompt == "checkout returns 500 for EU users & nobody knows why"
+    modal = shortcut_modal(app, slack_server, root)
+    prompt_block = next(b for b in modal["blocks"] if b["block_id"] == "prompt")
+    assert "initial_value" not in prompt_block["element"]  # the field is for the instruction
+    assert "attached in full" in form_note(modal) and "(52 characters)" in form_note(modal)
     assert json.loads(modal["private_metadata"])["thread_ts"] == root
 
-    submit(app, modal, form(prompt + " — please fix"))
+    submit(app, modal, form("please fix"))
     run = wait_for(codegen_api.runs, what="the run")[0]
     sent = codegen_api.run_inputs(run["id"])["prompt"]
-    assert sent.startswith(prompt + " — please fix") and "started after the tax change" in sent
+    assert sent.startswith("please fix\n")
+    assert "checkout returns 500 for EU users & nobody knows why" in sent
+    assert "started after the tax change" in sent
     wait_for(
         lambda: str(run["id"]) in str(slack_server.messages(GENERAL, thread_ts=root)[1:]),
         what="the card in the message's thread",
     )
     assert len(slack_server.messages(GENERAL)) == 1  # nothing new at the top of the channel
+
+
+def test_a_5005_character_message_reaches_the_agent_whole(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    frames = "".join(f"  File \"app/step_{n:03d}.py\", line {n}, in handler\n" for n in range(200))
+    trace = ("Traceback (most recent call last):\n" + frames + "ValueError: the last line matters")[:5_005]
+    trace = trace[: 5_005 - len("THE END")] + "THE END"
+    assert len(trace) == 5_005
+    ts = slack_server.post_as_user(GENERAL, BOB, trace)
+    modal = shortcut_modal(app, slack_server, ts)
+    assert "(5,005 characters) is attached in full" in form_note(modal)
+
+    submit(app, modal, form(""))  # no instruction: the message is what to help with
+    run = wait_for(codegen_api.runs, what="the run")[0]
+    sent = codegen_api.run_inputs(run["id"])["prompt"]
+    assert sent.startswith("Help with the attached message.\n")
+    assert trace in sent and sent.count("THE END") == 1  # whole, and once (not again as context)
+
+
+def test_a_retried_shortcut_run_gets_the_message_again(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    ts = slack_server.post_as_user(GENERAL, BOB, "KeyError: 'tenant' in billing/invoice.py")
+    submit(app, shortcut_modal(app, slack_server, ts), form("fix this"))
+    run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
+    codegen_api.set_status(run_id, "FAILED", result="Tests failed.")
+
+    def retry_card() -> dict[str, Any] | None:
+        return next((m for m in slack_server.messages(GENERAL, thread_ts=ts) if "retry_run" in str(m)), None)
+
+    click(app, wait_for(retry_card, what="the Retry button"), "retry_run")
+    retried = wait_for(lambda: len(codegen_api.runs()) == 2 and codegen_api.runs()[-1], what="the retry")
+    assert "KeyError: 'tenant' in billing/invoice.py" in codegen_api.run_inputs(retried["id"])["prompt"]
+
+
+def test_a_message_over_the_prompt_limit_is_cut_and_both_sides_are_told(
+    make_app, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    app = make_app(codegen_slack_max_prompt_chars=1_000)
+    ts = slack_server.post_as_user(GENERAL, BOB, "y" * 1_500)
+    modal = shortcut_modal(app, slack_server, ts)
+    assert "1,500 characters, over the 1,000-character prompt limit" in form_note(modal)
+
+    submit(app, modal, form("why"))
+    run = wait_for(codegen_api.runs, what="the run")[0]
+    sent = codegen_api.run_inputs(run["id"])["prompt"]
+    assert "y" * 997 in sent and "y" * 998 not in sent  # 1,000 less the three of "why"
+    assert "goes on for 503 more characters, left out" in sent
 
 
 def test_modal_and_menu_stay_within_slacks_limits_whatever_they_hold() -> None:
@@ -134,11 +195,11 @@ def test_modal_and_menu_stay_within_slacks_limits_whatever_they_hold() -> None:
         }
     )
     modal = run_modal(
-        metadata=metadata, prompt="p" * 40_000, repo="a/" + "r" * 300, model="m" * 300, note=THREAD_NOTE
+        metadata=metadata, repo="a/" + "r" * 300, model="m" * 300, note=THREAD_NOTE, attached=25_000
     )
     View(**modal).validate_json()
     prompt = next(b for b in modal["blocks"] if b["block_id"] == "prompt")["element"]
-    assert len(prompt["initial_value"]) <= prompt["max_length"] <= 3_000
+    assert prompt["max_length"] <= 3_000
     options = repo_options([f"org/{'x' * 200}{i}" for i in range(500)], "X")
     assert len(options) == 100
     assert all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)

@@ -21,20 +21,37 @@ from tests.servers.slack_server import SlackServer
 GENERAL = "C0GENERAL"
 
 
+THOUGHT = "I need to find where the user data is loaded before changing the cache"
+
+
 @pytest.mark.parametrize(
     ("entry", "line"),
     [
         (
-            {"tool_name": "ripgrep_search", "tool_input": {"query": "getUserData"}},
-            "Searching code: ripgrep 'getUserData'",
+            {"tool_name": "ripgrep_search", "tool_input": {"query": "getUserData"}, "thought": "Find it"},
+            "Searching code (ripgrep_search): 'getUserData' — Find it",
         ),
-        ({"tool_name": "view_file", "tool_input": {"filepath": "src/app.py"}}, "Reading: 'src/app.py'"),
-        ({"tool_name": "run_command", "tool_input": {"command": "pytest -q"}}, "Running: 'pytest -q'"),
+        (
+            {"tool_name": "view_file", "tool_input": {"filepath": "src/app.py"}},
+            "Reading (view_file): 'src/app.py'",
+        ),
+        (
+            {"tool_name": "run_command", "tool_input": {"command": "pytest -q"}, "thought": "Run\n tests"},
+            "Running (run_command): 'pytest -q' — Run tests",
+        ),
         (
             {"tool_name": "create_pr", "tool_input": {"title": "Fix login"}},
-            "Working on a pull request: 'Fix login'",
+            "Working on a pull request (create_pr): 'Fix login'",
         ),
         ({"tool_name": "mystery_tool", "tool_input": {}}, "Using mystery_tool"),
+        (  # no known input key: the tool is still named, with what it worked on
+            {"tool_name": "grep_tool", "tool_input": {"needle": "TODO", "n": 3}, "thought": "Count TODOs"},
+            "Searching code (grep_tool): 'TODO' — Count TODOs",
+        ),
+        (  # a long thought is shortened so that the line fits
+            {"tool_name": "ripgrep_search", "tool_input": {"query": "getUserData"}, "thought": THOUGHT * 3},
+            "Searching code (ripgrep_search): 'getUserData' — " + THOUGHT[:70] + "…",
+        ),
         (
             {"message_type": "PLAN_EVALUATION", "thought": "First  read the\ntests"},
             "Planning: First read the tests",
@@ -53,14 +70,17 @@ def test_card_shows_the_latest_step_and_the_step_count(
     app.command("why is the profile page slow?")
     run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
     codegen_api.add_log(run_id, "PLAN_EVALUATION", thought="Look for the data loader")
-    codegen_api.add_log(run_id, tool_name="ripgrep_search", tool_input={"query": "getUserData"})
+    codegen_api.add_log(
+        run_id, tool_name="ripgrep_search", tool_input={"query": "getUserData"}, thought="Find the loader"
+    )
 
     def card_text() -> str:
         top = slack_server.messages(GENERAL)
         return str(top[0]["blocks"]) if top else ""
 
     wait_for(
-        lambda: "Searching code: ripgrep 'getUserData'" in card_text(), what="the latest step on the card"
+        lambda: "Searching code (ripgrep_search): 'getUserData' — Find the loader" in card_text(),
+        what="the latest step on the card, with the tool and the agent's thought",
     )
     assert "step 2" in card_text()
     codegen_api.set_status(run_id, "COMPLETE", result="Found it.")

@@ -44,7 +44,10 @@ def kept_within_the_cap(prompt: str, newest_author: str) -> list[int]:
     """The numbers of the messages kept of 50 ("message NN xxx…") under a 1,000-character cap,
     checked to be the newest, within the cap, after the omission mark."""
     lines = context_lines(prompt)
-    assert lines[0] == "> […earlier messages omitted]"
+    left_out = 50 - len(lines[1:])
+    assert lines[0] == (
+        f"> […{left_out} earlier messages left out: the thread's context is kept under 1,000 characters]"
+    )
     assert lines[-1].startswith(f"> [{newest_author}]: message 49")
     numbers = [int(line.split("message ")[1][:2]) for line in lines[1:]]
     assert numbers == list(range(50 - len(numbers), 50)) and 5 <= len(numbers) < 50
@@ -135,12 +138,12 @@ def test_names_replace_the_ids_of_authors_and_mentions() -> None:
     assert sorted(asked) == sorted({ALICE, BOB, BOT})  # each id asked once
 
 
-def test_people_without_a_known_name_stay_as_their_ids() -> None:
+def test_people_without_a_known_name_read_as_their_ids_never_as_markup() -> None:
     messages = [{"ts": "1.0", "user": "U0MALLORY", "text": "see <@U0NOBODY> and <@U0NOBODY|nobody>"},
                 {"ts": "2.0", "text": "from nowhere", "user": ""}]  # fmt: skip
     prompt = with_thread_context("fix checkout", messages, skip_ts="", names=named())
     assert context_lines(prompt) == [
-        "> [U0MALLORY]: see <@U0NOBODY> and <@U0NOBODY|nobody>",
+        "> [U0MALLORY]: see @U0NOBODY and @nobody",
         "> [unknown]: from nowhere",
     ]
     assert with_thread_context("fix checkout", messages, skip_ts="", names=lambda user_id: "") == prompt

@@ -62,6 +62,20 @@ def context(count: int) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * count}
 
 
+def markdown(chars: int) -> dict[str, Any]:
+    return {"type": "markdown", "text": "m" * chars}
+
+
+def table(rows: int, cells: int, **extra: Any) -> dict[str, Any]:
+    row = [{"type": "raw_text", "text": "c"}] * cells
+    return {"type": "table", "rows": [row] * rows, **extra}
+
+
+def tables(*blocks: dict[str, Any]) -> dict[str, Any]:
+    """Message fields with `blocks` in an attachment, where Slack takes tables."""
+    return {"text": "fallback", "attachments": [{"blocks": list(blocks)}]}
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -198,6 +212,17 @@ REJECTED = {
     "section without text": ({"blocks": [{"type": "section"}]}, "invalid_blocks"),
     "14,000 chars across blocks": ({"blocks": [section("x" * 2_800)] * 5}, "msg_blocks_too_long"),
     "neither text nor blocks": ({}, "no_text"),
+    "markdown block over 12,000": ({"blocks": [markdown(12_001)]}, "invalid_blocks"),
+    "markdown blocks over 12,000 together": ({"blocks": [markdown(6_001), markdown(6_000)]},
+                                             "invalid_blocks"),
+    "table in the blocks": ({"blocks": [table(2, 2)]}, "invalid_blocks"),
+    "two tables": (tables(table(2, 2), table(2, 2)), "invalid_attachments"),
+    "table over 100 rows": (tables(table(101, 2)), "invalid_attachments"),
+    "table row over 20 cells": (tables(table(2, 21)), "invalid_attachments"),
+    "table over 20 column settings": (tables(table(2, 2, column_settings=[{"align": "left"}] * 21)),
+                                      "invalid_attachments"),
+    "table cell of no text": (tables({"type": "table", "rows": [[{"type": "raw_text", "text": ""}]]}),
+                              "invalid_attachments"),
 }
 
 ACCEPTED = {
@@ -210,6 +235,8 @@ ACCEPTED = {
     "button text of 75": {"blocks": [{"type": "actions", "elements": [button("b" * 75)]}]},
     "context of 10 elements": {"blocks": [context(10)]},
     "actions of 25 elements": {"blocks": [actions(25)]},
+    "markdown blocks of 12,000 together": {"blocks": [markdown(6_000), markdown(6_000)]},
+    "table of 100 rows of 20 cells": tables(table(100, 20, column_settings=[{"align": "left"}] * 20)),
 }
 
 

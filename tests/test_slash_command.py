@@ -82,6 +82,19 @@ def test_unknown_repository_names_close_matches(app: AppUnderTest, codegen_api: 
     assert codegen_api.runs() == []
 
 
+def test_unknown_repository_with_nothing_close_names_the_organizations_repositories(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    for number in range(12):
+        codegen_api.add_repo(f"acme/service-{number:02d}")
+    app.command("repo=nope/nothing fix it")
+    note = str(wait_for(lambda: slack_server.ephemerals(GENERAL, "U0ALICE"), what="an ephemeral error"))
+    assert "no repository called `nope/nothing`" in note
+    listed = "`, `".join(f"acme/service-{number:02d}" for number in range(10))
+    assert f"The organization's repositories: `{listed}`, and 2 more: `/codegen repos`." in note
+    assert codegen_api.runs() == []
+
+
 def test_known_repository_and_model_reach_codegen(app: AppUnderTest, codegen_api: CodegenServer) -> None:
     repo = codegen_api.add_repo("acme/web")
     app.command("fix it repo=acme/web model=claude-sonnet")

@@ -7,12 +7,12 @@ from typing import Any
 from bot.render.cards import OPEN_RUN
 from bot.render.limits import SECTION_TEXT_MAX, truncate
 from bot.render.messages import (
-    _excerpt,
     _label,
     _linkable,
     _pr_line,
     _run_link,
     format_duration,
+    prompt_excerpt,
     status_emoji,
 )
 from bot.render.modals import MODEL_NAME_MAX, repo_option
@@ -54,7 +54,7 @@ def _run_block(run: RunRecord, now: float) -> dict[str, Any]:
     if run.created_at > 0:
         facts.append(f"started {format_duration(now - run.created_at)} ago")
     lines = [" · ".join(facts)]
-    excerpt = _excerpt(run.prompt, _EXCERPT_CHARS)
+    excerpt = prompt_excerpt(run.prompt, _EXCERPT_CHARS)
     if excerpt:
         lines.append(f"> {excerpt}")
     lines.extend(_pr_line(pr, index) for index, pr in enumerate(run.pull_requests))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -20,7 +21,8 @@ from bot.render.limits import (
     split_text,
     truncate,
 )
-from bot.render.mrkdwn import escape_mrkdwn, slack_link, to_mrkdwn
+from bot.render.markdown import MARKDOWN_TEXT_MAX, markdown_blocks
+from bot.render.mrkdwn import escape_mrkdwn, slack_link
 from storage.records import PullRequest, Request, RunRecord
 
 STATUS_EVENT = "codegen_run_status"
@@ -42,16 +44,19 @@ _UNLINKED_URL_CHARS = 100
 _PR_TITLE_CHARS = 256  # GitHub's own limit for a pull request title
 _CARD_UNLINKED_PRS = 3
 _ACTIONS_BLOCK_CHARS = BLOCKS_TEXT_BUDGET // 2
+_KEPT_MEMBER_RE = re.compile(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&<>]*)?&gt;")
 _SHORTENED_NOTE = "✂️ Result shortened — see the full result in {link}."
 
 
 @dataclass
 class SlackMessage:
-    """What chat.postMessage / chat.update get: fallback text, blocks and message metadata."""
+    """What chat.postMessage / chat.update get: fallback text, blocks, message metadata, and
+    attachments (where Slack takes a `table` block)."""
 
     text: str
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] | None = None
 
 
 def status_emoji(status: str) -> str:
@@ -154,17 +159,18 @@ def result_messages(run: RunRecord) -> list[SlackMessage]:
     blocks = [header, *_action_blocks(buttons)]
     if unlinked:
         blocks.extend(map(_section, split_text("\n".join(unlinked), SECTION_TEXT_MAX)))
-    blocks.extend(map(_section, split_text(_result_body(run), SECTION_TEXT_MAX)))
+    blocks.extend(markdown_blocks(_result_body(run), SECTION_TEXT_MAX))
     parts = _pack(blocks)
     if len(parts) > MAX_RESULT_MESSAGES:
         parts = _shorten(parts[:MAX_RESULT_MESSAGES], run)
     return [
         SlackMessage(
             text=truncate(_fallback_text(part) or escape_mrkdwn(title), MESSAGE_TEXT_MAX),
-            blocks=part,
+            blocks=[block for block in part if block["type"] != "table"],
             metadata=_metadata(
                 RESULT_EVENT, run_id=run.run_id, status=run.status, part=number, parts=len(parts)
             ),
+            attachments=[{"blocks": tables}] if (tables := _tables(part)) else None,
         )
         for number, part in enumerate(parts, start=1)
     ]
@@ -176,7 +182,7 @@ def finished_dm(run: RunRecord) -> SlackMessage:
         f"{status_emoji(run.status)} Your Codegen run #{run.run_id} in <#{run.channel}>"
         f" finished: *{_label(run.status)}*"
     )
-    excerpt = _excerpt(run.prompt)
+    excerpt = prompt_excerpt(run.prompt)
     blocks = [_section(f"{headline}\n> {excerpt}" if excerpt else headline)]
     buttons, _ = _buttons(run)
     blocks.extend(_action_blocks(buttons)[:1])
@@ -233,7 +239,7 @@ def run_list_text(runs: list[RunRecord], now: float) -> str:
         elapsed = _elapsed(run, now)
         if elapsed:
             parts.append(elapsed)
-        parts.append(_excerpt(run.prompt, _LIST_PROMPT_CHARS))
+        parts.append(prompt_excerpt(run.prompt, _LIST_PROMPT_CHARS))
         line = "• " + " · ".join(part for part in parts if part)
         if len("\n".join([*lines, line])) > budget:
             lines.append(f"…and {len(runs) - shown} more.")
@@ -247,7 +253,7 @@ def run_status_text(run: RunRecord, now: float) -> str:
     headline = f"{status_emoji(run.status)} *{_run_link(run)}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     lines = [f"{headline} · {elapsed}" if elapsed else headline]
-    lines.append(f"Asked by {_mention(run.requester)}: {_excerpt(run.prompt)}")
+    lines.append(f"Asked by {_mention(run.requester)}: {prompt_excerpt(run.prompt)}")
     options = _option_texts(run.repo, run.model)
     if options:
         lines.append(" · ".join(options))
@@ -287,8 +293,9 @@ def _stale_note(run: RunRecord, now: float) -> str | None:
     )
 
 
-def _excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
-    return escape_mrkdwn(truncate(" ".join(prompt.split()), limit))
+def prompt_excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
+    """A prompt as one short mrkdwn line; the members it mentions (kept as `<@U…>`) stay mentions."""
+    return _KEPT_MEMBER_RE.sub(r"<@\1>", escape_mrkdwn(truncate(" ".join(prompt.split()), limit)))
 
 
 def _mention(user: str) -> str:
@@ -316,7 +323,7 @@ def _summary_blocks(
     headline: str, prompt: str, requester: str, repo: str | None, model: str | None
 ) -> list[dict[str, Any]]:
     """Headline with the quoted prompt, then who asked and the options."""
-    excerpt = _excerpt(prompt)
+    excerpt = prompt_excerpt(prompt)
     text = f"{headline}\n> {excerpt}" if excerpt else headline
     context = [f"Asked by {_mention(requester)}", *_option_texts(repo, model)]
     return [_section(text), _context(context)]
@@ -415,8 +422,8 @@ def _action_blocks(buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _result_body(run: RunRecord) -> str:
-    """The result (or summary) as mrkdwn, led by a sentence when the run failed or was cancelled."""
-    written = to_mrkdwn((run.result or "").strip() or (run.summary or "").strip()).strip()
+    """The result (or summary) as Markdown, led by a sentence when the run failed or was cancelled."""
+    written = ((run.result or "").strip() or (run.summary or "").strip()).strip()
     status = run.status.upper()
     if status in _FAILED:
         lead = "The agent run failed."
@@ -430,19 +437,29 @@ def _result_body(run: RunRecord) -> str:
 
 
 def _pack(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Fill messages in order, each within the block count and block text budget."""
+    """Fill messages in order, each within the block count, the block text budget and the markdown
+    blocks' shared limit; a table ends its message (Slack shows it below the message's blocks)."""
     parts: list[list[dict[str, Any]]] = [[]]
-    size = 0
     for block in blocks:
-        block_size = blocks_text_length([block])
-        if parts[-1] and (
-            len(parts[-1]) >= BLOCKS_PER_MESSAGE_MAX or size + block_size > BLOCKS_TEXT_BUDGET
-        ):
+        if parts[-1] and not _fits(parts[-1], block):
             parts.append([])
-            size = 0
         parts[-1].append(block)
-        size += block_size
     return parts
+
+
+def _fits(part: list[dict[str, Any]], block: dict[str, Any]) -> bool:
+    """Whether `block` may join the message `part` within Slack's limits."""
+    markdown = sum(len(b["text"]) for b in [*part, block] if b["type"] == "markdown")
+    return (
+        len(part) < BLOCKS_PER_MESSAGE_MAX
+        and blocks_text_length([*part, block]) <= BLOCKS_TEXT_BUDGET
+        and markdown <= MARKDOWN_TEXT_MAX
+        and not _tables(part)
+    )
+
+
+def _tables(part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [block for block in part if block["type"] == "table"]
 
 
 def _shorten(parts: list[list[dict[str, Any]]], run: RunRecord) -> list[list[dict[str, Any]]]:
@@ -452,10 +469,7 @@ def _shorten(parts: list[list[dict[str, Any]]], run: RunRecord) -> list[list[dic
         note_text = _SHORTENED_NOTE.format(link="Codegen")
     note = _section(note_text)
     last = parts[-1]
-    while last and (
-        len(last) >= BLOCKS_PER_MESSAGE_MAX
-        or blocks_text_length([*last, note]) > BLOCKS_TEXT_BUDGET
-    ):
+    while last and not _fits(last, note):
         last.pop()
     last.append(note)
     return parts
@@ -469,4 +483,6 @@ def _fallback_text(blocks: list[dict[str, Any]]) -> str:
             texts.append(escape_mrkdwn(block["text"]["text"]))
         elif block["type"] == "section":
             texts.append(block["text"]["text"])
+        elif block["type"] == "markdown":
+            texts.append(escape_mrkdwn(block["text"]))
     return "\n".join(texts)

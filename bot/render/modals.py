@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bot.prompts import CONTEXT_CHAR_CAP
 from bot.render.limits import truncate
+from bot.render.messages import prompt_excerpt
 from bot.render.mrkdwn import escape_mrkdwn
 from storage.records import RunRecord
 
@@ -14,27 +16,37 @@ FOLLOW_UP_MODAL = "codegen_follow_up"
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
 REPO_BLOCK, REPO_SELECT = "repo", "repo_select"
 MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
-INPUT_TEXT_MAX = 3_000  # plain_text_input max_length, and so its initial_value
+INPUT_TEXT_MAX = 3_000  # plain_text_input max_length
 MODEL_NAME_MAX = 100
 OPTIONS_MAX = 100  # an external_select's options per answer
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
-THREAD_NOTE = "The message's thread goes to the agent as context, and the run replies in that thread."
+THREAD_NOTE = (
+    f"The message's thread goes to the agent as context (its latest messages, up to {CONTEXT_CHAR_CAP:,} "
+    "characters), and the run replies in that thread."
+)
+ATTACHED_INSTRUCTION = "Help with the attached message."
 
 
 def run_modal(
-    *, metadata: str, prompt: str = "", repo: str | None = None, model: str | None = None, note: str = ""
+    *,
+    metadata: str,
+    repo: str | None = None,
+    model: str | None = None,
+    note: str = "",
+    attached: int | None = None,
 ) -> dict[str, Any]:
-    """The "Start a Codegen run" modal, prefilled; `metadata` comes back on submission."""
+    """The "Start a Codegen run" modal, with defaults; `metadata` comes back on submission. With `attached`
+    (the characters of a message sent along whole, not through the form) the prompt is the instruction
+    for that message and may be left empty."""
+    placeholder = "Find the cause and fix it" if attached is not None else "Fix the flaky login test"
     prompt_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": PROMPT_INPUT,
         "multiline": True,
         "max_length": INPUT_TEXT_MAX,
-        "placeholder": _plain("Fix the flaky login test and add a regression test"),
+        "placeholder": _plain(placeholder),
     }
-    if prompt.strip():
-        prompt_input["initial_value"] = truncate(prompt.strip(), INPUT_TEXT_MAX)
     repo_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": REPO_SELECT,
@@ -51,8 +63,9 @@ def run_modal(
     }
     if model:
         model_input["initial_value"] = truncate(model, MODEL_NAME_MAX, marker="")
+    label = "What should the agent do with it?" if attached is not None else "What should the agent do?"
     blocks = [
-        _input(PROMPT_BLOCK, "What should the agent do?", prompt_input),
+        _input(PROMPT_BLOCK, label, prompt_input, optional=attached is not None),
         _input(REPO_BLOCK, "Repository", repo_select, optional=True),
         _input(MODEL_BLOCK, "Model", model_input, optional=True),
     ]
@@ -61,9 +74,21 @@ def run_modal(
     return _modal(RUN_MODAL, "Start a Codegen run", "Start", metadata, blocks)
 
 
+def attached_note(chars: int, cap: int) -> str:
+    """What the form says about a message sent along with the run (`chars` long, prompt limit `cap`)."""
+    if chars <= 0:
+        return "The message has no text; its thread and files still go to the agent."
+    if chars <= cap:
+        return f"📎 The message ({chars:,} characters) is attached in full, after your instruction."
+    return (
+        f"📎 The message is {chars:,} characters, over the {cap:,}-character prompt limit: the agent gets "
+        f"its first {cap:,} characters less the length of your instruction, and is told what was left out."
+    )
+
+
 def follow_up_modal(run: RunRecord) -> dict[str, Any]:
     """The "Follow up" modal: its text goes to the run as a resume prompt."""
-    excerpt = escape_mrkdwn(truncate(" ".join(run.prompt.split()), 200))
+    excerpt = prompt_excerpt(run.prompt)
     intro = (
         f"Send run #{run.run_id} a follow-up. It was asked:\n> {excerpt}"
         if excerpt

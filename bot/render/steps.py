@@ -13,6 +13,10 @@ from bot.render.messages import SlackMessage
 from bot.render.mrkdwn import escape_mrkdwn
 
 _DETAIL_CHARS = 60
+_SHORT_DETAIL_CHARS = 40
+_TOOL_CHARS = 30
+_MIN_THOUGHT_CHARS = 12
+_THOUGHT_SEPARATOR = " — "
 _DETAIL_KEYS = (
     "query",
     "pattern",
@@ -26,30 +30,33 @@ _DETAIL_KEYS = (
     "url",
     "name",
 )
-# Tool-name words → (what the agent is doing, the word kept before the detail).
-_TOOL_VERBS: tuple[tuple[frozenset[str], str, str], ...] = (
-    (frozenset({"ripgrep", "rg"}), "Searching code", "ripgrep "),
-    (frozenset({"search", "grep", "find", "semantic"}), "Searching code", ""),
-    (frozenset({"pr", "pull"}), "Working on a pull request", ""),
-    (frozenset({"commit", "git", "push", "checkout", "branch"}), "Using git", ""),
-    (frozenset({"view", "read", "open", "cat", "reveal"}), "Reading", ""),
-    (frozenset({"list", "ls", "tree", "directory"}), "Listing files", ""),
-    (frozenset({"edit", "replace", "write", "create", "patch", "rename", "move"}), "Editing", ""),
-    (frozenset({"delete", "remove"}), "Deleting", ""),
-    (frozenset({"run", "bash", "shell", "command", "exec", "execute", "terminal", "test"}), "Running", ""),
-    (frozenset({"web", "browse", "fetch", "http"}), "Browsing", ""),
+# Tool-name words → what the agent is doing (the tool's own name follows in parentheses).
+_TOOL_VERBS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"ripgrep", "rg", "search", "grep", "find", "semantic"}), "Searching code"),
+    (frozenset({"pr", "pull"}), "Working on a pull request"),
+    (frozenset({"commit", "git", "push", "checkout", "branch"}), "Using git"),
+    (frozenset({"view", "read", "open", "cat", "reveal"}), "Reading"),
+    (frozenset({"list", "ls", "tree", "directory"}), "Listing files"),
+    (frozenset({"edit", "replace", "write", "create", "patch", "rename", "move"}), "Editing"),
+    (frozenset({"delete", "remove"}), "Deleting"),
+    (frozenset({"run", "bash", "shell", "command", "exec", "execute", "terminal", "test"}), "Running"),
+    (frozenset({"web", "browse", "fetch", "http"}), "Browsing"),
 )
 _SEPARATOR_RE = re.compile(r"[^a-z0-9]+")
 
 
 def describe_step(log: RunLog) -> str | None:
-    """A plain-text line for a step, like "Searching code: ripgrep 'getUserData'"; None if it says nothing."""
+    """A plain-text line for a step, at most STEP_CHARS long; None if it says nothing.
+
+    A tool call reads `verb (tool_name): 'detail' — thought`, like "Searching code (ripgrep_search):
+    'getUserData' — Find where the user data is loaded": the tool always named, the agent's thought for
+    it kept, shortened to fit."""
     kind = (log.message_type or "").upper()
-    if log.tool_name:
-        return truncate(_tool_line(log.tool_name, log.tool_input or {}), STEP_CHARS)
     thought = " ".join((log.thought or "").split())
+    if log.tool_name:
+        return _with_thought(_tool_line(log.tool_name, log.tool_input or {}, bool(thought)), thought)
     if kind == "FINAL_ANSWER":
-        return "Writing the final answer"
+        return _with_thought("Writing the final answer", thought)
     if kind == "ERROR":
         detail = thought or _text(log.observation)
         return truncate(f"Error: {detail}" if detail else "Error", STEP_CHARS)
@@ -81,15 +88,26 @@ def steps_text(run_id: int, logs_newest_first: Sequence[RunLog], total: int) -> 
     return truncate("\n".join(lines), min(SECTION_TEXT_MAX, MESSAGE_TEXT_MAX))
 
 
-def _tool_line(tool: str, tool_input: dict[str, Any]) -> str:
+def _tool_line(tool: str, tool_input: dict[str, Any], short: bool) -> str:
+    """`verb (tool)` and what the tool worked on (a known input key, else the first text value); the
+    detail is kept shorter when a thought follows."""
     words = set(_SEPARATOR_RE.split(tool.lower()))
-    verb, prefix = next(
-        ((verb, prefix) for names, verb, prefix in _TOOL_VERBS if words & names), (f"Using {tool}", "")
-    )
-    detail = next((_text(tool_input[key]) for key in _DETAIL_KEYS if _text(tool_input.get(key))), "")
+    verb = next((verb for names, verb in _TOOL_VERBS if words & names), "Using")
+    name = truncate(" ".join(tool.split()), _TOOL_CHARS)
+    head = f"Using {name}" if verb == "Using" else f"{verb} ({name})"
+    keys = [*_DETAIL_KEYS, *tool_input]
+    detail = next((_text(tool_input[key]) for key in keys if _text(tool_input.get(key))), "")
     if not detail:
-        return verb
-    return f"{verb}: {prefix}'{truncate(detail, _DETAIL_CHARS)}'"
+        return head
+    return f"{head}: '{truncate(detail, _SHORT_DETAIL_CHARS if short else _DETAIL_CHARS)}'"
+
+
+def _with_thought(line: str, thought: str) -> str:
+    """`line — thought`, the thought shortened so that the whole fits STEP_CHARS."""
+    room = STEP_CHARS - len(line) - len(_THOUGHT_SEPARATOR)
+    if not thought or room < _MIN_THOUGHT_CHARS:
+        return truncate(line, STEP_CHARS)
+    return f"{line}{_THOUGHT_SEPARATOR}{truncate(thought, room)}"
 
 
 def _text(value: Any) -> str:

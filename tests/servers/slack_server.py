@@ -41,7 +41,16 @@ MAX_BLOCKS_TEXT_CHARS = 13_000  # undocumented; real Slack answers msg_blocks_to
 MAX_BLOCK_ID_CHARS = 255
 MAX_BUTTON_TEXT_CHARS = 75
 MAX_BUTTON_URL_CHARS = 3_000
-BLOCK_TEXT_LIMITS = {"section": 3_000, "header": 150}
+BLOCK_TEXT_LIMITS = {"section": 3_000, "header": 150, "markdown": 12_000}
+# The markdown block (docs.slack.dev/reference/block-kit/blocks/markdown-block): 12,000 characters,
+# which is also the limit for all markdown blocks of one message together.
+MAX_MARKDOWN_CHARS = 12_000
+# The table block (docs.slack.dev/reference/block-kit/blocks/table-block): sent in `attachments`, one
+# per message, at most 100 rows of at most 20 cells, at most 20 column settings.
+MAX_TABLE_ROWS = 100
+MAX_TABLE_CELLS = 20
+MAX_TABLE_COLUMN_SETTINGS = 20
+TABLE_CELL_TYPES = frozenset({"raw_text", "rich_text"})
 BLOCK_ELEMENT_LIMITS = {"context": 10, "actions": 25}
 TRIGGER_TTL_SECONDS = 3.0
 
@@ -1093,9 +1102,13 @@ def _message_content(params: dict[str, Any]) -> _Content:
             raise SlackError("invalid_blocks", problem)
         if _text_chars(blocks) > MAX_BLOCKS_TEXT_CHARS:
             raise SlackError("msg_blocks_too_long")
+        if any(isinstance(b, dict) and b.get("type") == "table" for b in blocks):
+            raise SlackError("invalid_blocks", "[ERROR] a table goes in attachments [json-pointer:/blocks]")
     attachments = _json_field(params, "attachments", "invalid_attachments")
-    if attachments is not None and not isinstance(attachments, list):
-        raise SlackError("invalid_attachments")
+    if attachments is not None:
+        problem = _attachments_problem(attachments)
+        if problem:
+            raise SlackError("invalid_attachments", problem)
     metadata = _json_field(params, "metadata", "invalid_metadata_format")
     if metadata is not None and not (
         isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
@@ -1131,6 +1144,42 @@ def _blocks_problem(blocks: list[Any], max_blocks: int) -> str | None:
         problem = _block_problem(block)
         if problem:
             return f"[ERROR] {problem} [json-pointer:/blocks/{index}]"
+    markdown = sum(len(_plain(b.get("text"))) for b in blocks if b.get("type") == "markdown")
+    if markdown > MAX_MARKDOWN_CHARS:
+        return f"[ERROR] markdown blocks hold {MAX_MARKDOWN_CHARS} characters in all [json-pointer:/blocks]"
+    return None
+
+
+def _attachments_problem(attachments: Any) -> str | None:
+    """What is wrong with `attachments` (a list of objects, their blocks valid, one table at most)."""
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        return "attachments must be a list of objects"
+    blocks = [block for attachment in attachments for block in attachment.get("blocks") or []]
+    tables = [block for block in blocks if isinstance(block, dict) and block.get("type") == "table"]
+    if len(tables) > 1:
+        return "only_one_table_allowed"
+    for table in tables:
+        problem = _table_problem(table)
+        if problem:
+            return problem
+    return _blocks_problem([b for b in blocks if b not in tables], MAX_MESSAGE_BLOCKS)
+
+
+def _table_problem(table: dict[str, Any]) -> str | None:
+    where = "[json-pointer:/attachments/blocks]"
+    rows = table.get("rows")
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_TABLE_ROWS:
+        return f"[ERROR] a table has 1 to {MAX_TABLE_ROWS} rows {where}"
+    for row in rows:
+        if not isinstance(row, list) or not 1 <= len(row) <= MAX_TABLE_CELLS:
+            return f"[ERROR] a table row has 1 to {MAX_TABLE_CELLS} cells {where}"
+        for cell in row:
+            if not isinstance(cell, dict) or cell.get("type") not in TABLE_CELL_TYPES:
+                return f"[ERROR] a table cell is raw_text or rich_text {where}"
+            if cell["type"] == "raw_text" and not str(cell.get("text") or ""):
+                return f"[ERROR] a raw_text cell needs text {where}"
+    if len(table.get("column_settings") or []) > MAX_TABLE_COLUMN_SETTINGS:
+        return f"[ERROR] at most {MAX_TABLE_COLUMN_SETTINGS} column settings {where}"
     return None
 
 
