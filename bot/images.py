@@ -20,6 +20,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.jobs import JobKind, Outcome, Retry
+from bot.replies import requester_notice
 from storage.job_kinds import IMAGES
 from storage.records import Job
 from storage.store import Store
@@ -95,9 +96,9 @@ class _Unusable(Exception):
 def images_kind(store: Store, clock: Clock, token: str, api_url: str,
                 transport: httpx.BaseTransport | None = None) -> JobKind:  # fmt: skip
     """The `images` job kind."""
-    return JobKind(
-        IMAGES, ImageJob(store=store, clock=clock, token=token, api_url=api_url, transport=transport).handle
-    )
+    job = ImageJob(store=store, clock=clock, token=token, api_url=api_url, transport=transport)
+    notice = requester_notice(store, lambda request, reason: f"Couldn't read your attached files: {reason}")
+    return JobKind(IMAGES, job.handle, notice=notice)
 
 
 class ImageJob:
