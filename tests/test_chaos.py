@@ -160,3 +160,7 @@ def test_every_kind_of_job_survives_injected_faults(chaos, codegen_server: Codeg
     failed_announce = store.get_job(next(j.id for j in dead if j.kind == "announce"))
     assert failed_announce is not None
     assert announced == {r["id"] for r in codegen_server.runs()} - {failed_announce.run_id}
+    metrics = bot.metrics.render().decode()
+    for kind in faults.permanent:
+        assert f'codegen_slack_dead_jobs_total{{kind="{kind}"}} ' in metrics  # (armed again, dead again)
+        assert f'codegen_slack_jobs{{kind="{kind}",status="dead"}} 1.0' in metrics
