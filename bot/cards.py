@@ -55,17 +55,20 @@ class Cards:
         self._clock = clock
 
     def show(self, job: Job) -> Outcome | None:
-        """Edit the card to show the run as it is, and mark a finish on the thread."""
+        """Mark a finish on the thread, then edit the card to show the run as it is (in that order, so a
+        retry after a failed edit still finds the card behind and reacting again is harmless)."""
         run = self._store.get_run(job.run_id or 0)
         if run is None or not run.status_ts:
             return None
-        self._edit(run)
+        if run.shown_status == run.status and run.shown_at is not None:
+            return None  # the card shows the run as it is (a change arrived and was shown already)
         if run.finished:
             try:
                 self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
             except SlackApiError as exc:
                 if not is_gone(exc):
                     raise
+        self._edit(run)
         return None
 
     def refresh(self, job: Job) -> Outcome | None:

@@ -46,6 +46,7 @@ class RunRecord:
     checked_at: float = 0.0
     finished_at: float | None = None
     shown_status: str | None = None
+    shown_at: float | None = None  # when the card last showed the run as it is (None: it is behind)
     latest_step: str | None = None
     step_count: int = 0
 
