@@ -22,14 +22,17 @@ from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import POST
 from bot.slack_out import SlackOut
 from storage.job_kinds import ANNOUNCE, POST_RESOURCE
+from storage.ports import AnnounceStore
 from storage.records import Job, RunRecord
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.announce")
 
 
 def announce_kind(
-    store: Store, slack: SlackOut, clock: Clock, on_announced: Callable[[float], None] = lambda s: None
+    store: AnnounceStore,
+    slack: SlackOut,
+    clock: Clock,
+    on_announced: Callable[[float], None] = lambda s: None,
 ) -> JobKind:
     """The `announce` job kind; `on_announced(seconds)` hears how long after the finish each was posted."""
     return JobKind(ANNOUNCE, Announcer(store, slack, clock, on_announced).handle)
@@ -39,7 +42,7 @@ class Announcer:
     """Posts one finish of one run."""
 
     def __init__(
-        self, store: Store, slack: SlackOut, clock: Clock, on_announced: Callable[[float], None]
+        self, store: AnnounceStore, slack: SlackOut, clock: Clock, on_announced: Callable[[float], None]
     ) -> None:
         self._store = store
         self._slack = slack

@@ -21,8 +21,8 @@ from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import EDIT, REACT
 from bot.slack_out import SlackOut
 from storage.job_kinds import CARD, REFRESH, REFRESH_SECONDS
+from storage.ports import CardStore
 from storage.records import Job, RunRecord
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.cards")
 
@@ -30,7 +30,7 @@ STATUS_SHARE = 0.8  # of Slack's edit and reaction limits, for status changes; t
 REFRESH_SHARE = 0.5  # of the edit limit, for elapsed-time and progress edits
 
 
-def card_kinds(store: Store, slack: SlackOut, clock: Clock) -> list[JobKind]:
+def card_kinds(store: CardStore, slack: SlackOut, clock: Clock) -> list[JobKind]:
     """The `card` and `refresh` job kinds."""
     cards = Cards(store, slack, clock)
     limits = slack.limits
@@ -49,7 +49,7 @@ def card_kinds(store: Store, slack: SlackOut, clock: Clock) -> list[JobKind]:
 class Cards:
     """Edits status messages."""
 
-    def __init__(self, store: Store, slack: SlackOut, clock: Clock) -> None:
+    def __init__(self, store: CardStore, slack: SlackOut, clock: Clock) -> None:
         self._store = store
         self._slack = slack
         self._clock = clock

@@ -26,8 +26,8 @@ from bot.slack_errors import UNREACHABLE_CHANNEL, slack_error
 from bot.slack_out import SlackOut
 from bot.user_names import UserNames
 from storage.job_kinds import CREATE
+from storage.ports import CreateStore
 from storage.records import Job, Request, RunRecord
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.creates")
 
@@ -44,7 +44,7 @@ CREATE_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0
 class CreateDeps:
     """What create jobs talk to."""
 
-    store: Store
+    store: CreateStore
     codegen: CodegenClient
     limits: RateLimits
     slack: SlackOut
@@ -52,7 +52,7 @@ class CreateDeps:
     clock: Clock
 
 
-def refill_create_limiter(store: Store, limits: RateLimits, now: float) -> None:
+def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
     """Count the creates of the last minute (made before a restart) against Codegen's limit."""
     limiter = limits.create
     for _ in range(store.count_runs_created_since(now - limiter.window)):

@@ -18,8 +18,8 @@ from bot.render.home import HOME_RUNS_SHOWN, home_view
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_out import SlackOut
 from storage.job_kinds import HOME
+from storage.ports import HomeStore
 from storage.records import Job
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.home")
 
@@ -27,7 +27,7 @@ SHARE = 0.5
 PUBLISH = "views.publish"
 
 
-def home_kind(store: Store, slack: SlackOut, clock: Clock) -> JobKind:
+def home_kind(store: HomeStore, slack: SlackOut, clock: Clock) -> JobKind:
     """The `home` job kind."""
 
     def handle(job: Job) -> Outcome | None:

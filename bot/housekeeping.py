@@ -6,14 +6,14 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.jobs import Again, JobKind, Outcome
 from storage.job_kinds import HOUSEKEEPING
+from storage.ports import Housekeeping
 from storage.records import Job
-from storage.store import Store
 
 INTERVAL_SECONDS = 3600.0
 KEEP_DONE_SECONDS = 24 * 3600.0
 
 
-def housekeeping_kind(store: Store, clock: Clock) -> JobKind:
+def housekeeping_kind(store: Housekeeping, clock: Clock) -> JobKind:
     """The `housekeeping` job kind: recurring every hour."""
 
     def handle(job: Job) -> Outcome:

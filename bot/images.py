@@ -22,8 +22,8 @@ from bot.clock import Clock
 from bot.jobs import JobKind, Outcome, Retry
 from bot.replies import requester_notice
 from storage.job_kinds import IMAGES
+from storage.ports import ImagesStore
 from storage.records import Job
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.images")
 
@@ -93,7 +93,7 @@ class _Unusable(Exception):
     """The file can't be sent (the message says why, for the prompt)."""
 
 
-def images_kind(store: Store, clock: Clock, token: str, api_url: str,
+def images_kind(store: ImagesStore, clock: Clock, token: str, api_url: str,
                 transport: httpx.BaseTransport | None = None) -> JobKind:  # fmt: skip
     """The `images` job kind."""
     job = ImageJob(store=store, clock=clock, token=token, api_url=api_url, transport=transport)
@@ -108,7 +108,7 @@ class ImageJob:
     def __init__(
         self,
         *,
-        store: Store,
+        store: ImagesStore,
         clock: Clock,
         token: str,
         api_url: str,

@@ -26,8 +26,8 @@ from typing import Any
 from bot.codegen import AgentRun, CodegenClient
 from bot.render.messages import SlackMessage
 from bot.slack_out import SlackOut
+from storage.ports import RequestSteps
 from storage.records import Request
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.once")
 
@@ -36,7 +36,7 @@ STATUS_MESSAGE_STEP = "status_message"
 
 
 def post_for_request(
-    store: Store,
+    store: RequestSteps,
     slack: SlackOut,
     request: Request,
     step: str,
@@ -66,7 +66,7 @@ def request_notice(request: Request, kind: str, text: str, event_type: str) -> S
 
 
 def create_run_once(
-    store: Store, codegen: CodegenClient, request: Request, prompt: str, **create: Any
+    store: RequestSteps, codegen: CodegenClient, request: Request, prompt: str, **create: Any
 ) -> AgentRun:
     """Start the request's run, keyed by the request's key; after an attempt that may have reached
     Codegen, the run that attempt made is looked up and returned instead of making a second one."""

@@ -18,8 +18,8 @@ from bot.codegen import CodegenClient, CodegenError, RunNotFound
 from bot.jobs import Again, JobKind, Outcome
 from bot.render.steps import latest_step
 from storage.job_kinds import PROGRESS
+from storage.ports import ProgressStore
 from storage.records import Job
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.progress")
 
@@ -37,7 +37,7 @@ def lookup_interval(active_runs: int, poll_seconds: float, calls_per_window: flo
 class ProgressDeps:
     """What progress jobs talk to."""
 
-    store: Store
+    store: ProgressStore
     codegen: CodegenClient
     clock: Clock
     poll_seconds: float

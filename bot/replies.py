@@ -25,8 +25,8 @@ from bot.repos import RepoDirectory
 from bot.slack_errors import is_gone
 from bot.slack_out import SlackOut
 from storage.job_kinds import NOTICE, REPLY, REPOS
+from storage.ports import RequestReader
 from storage.records import Job, Request
-from storage.store import Store
 
 
 def reply_kinds(slack: SlackOut, repos: RepoDirectory) -> list[JobKind]:
@@ -51,7 +51,7 @@ def reply_kinds(slack: SlackOut, repos: RepoDirectory) -> list[JobKind]:
 
 
 def requester_notice(
-    store: Store, describe: Callable[[Request, str], str], *, in_status_message: bool = False
+    store: RequestReader, describe: Callable[[Request, str], str], *, in_status_message: bool = False
 ) -> Callable[[Job, str], dict[str, object] | None]:
     """A `JobKind.notice` for jobs of a request: tells its requester `describe(request, reason)`, in
     the request's thread (in its status message, with `in_status_message`, when it has one)."""

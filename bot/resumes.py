@@ -26,9 +26,10 @@ from bot.slack_errors import is_gone, slack_error
 from bot.slack_out import SlackOut
 from bot.slack_text import name_members
 from bot.user_names import UserNames
+from storage.database import RESUMED_STEP
 from storage.job_kinds import RESUME
+from storage.ports import ResumeStore
 from storage.records import Job, Request
-from storage.store import RESUMED_STEP, Store
 
 log = logging.getLogger("codegen_slack.resumes")
 
@@ -58,7 +59,7 @@ LOG_PAGE = 100
 class ResumeDeps:
     """What resume jobs talk to."""
 
-    store: Store
+    store: ResumeStore
     codegen: CodegenClient
     slack: SlackOut
     clock: Clock
@@ -103,9 +104,10 @@ class ResumeJob:
             if not isinstance(attached, Request):
                 return attached
             request = attached
-        assert request.run_id is not None
+        run_id = request.run_id
+        assert run_id is not None
         request = replace(request, prompt=name_members(request.prompt, self._names.name))
-        if self.d.store.announcement_due(request.run_id):
+        if self.d.store.announcement_due(run_id):
             return Again(WAITING_RECHECK_SECONDS)  # the announcement wakes it
         self._react(request)
         steps = self.d.store.steps_of(request.id)

@@ -8,14 +8,14 @@ from bot.render.steps import steps_message
 from bot.replies import requester_notice
 from bot.slack_out import SlackOut
 from storage.job_kinds import STEPS
+from storage.ports import StepsStore
 from storage.records import Job
-from storage.store import Store
 
 STEPS_SHOWN = 10
 STEPS_POLICY = RetryPolicy(max_attempts=3, base_seconds=5.0)  # someone is waiting: give up soon
 
 
-def steps_kind(store: Store, codegen: CodegenClient, slack: SlackOut) -> JobKind:
+def steps_kind(store: StepsStore, codegen: CodegenClient, slack: SlackOut) -> JobKind:
     """The `steps` job kind (the logs call may use the whole run-logs limit)."""
 
     def handle(job: Job) -> Outcome | None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.codegen import AgentRun, CodegenClient, CodegenError, RunNotFound
+from storage.ports import WatcherStore
 from storage.records import PullRequest, StatusCheck, WatchedRun
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.watcher")
 
@@ -133,7 +133,7 @@ class Watcher:
     def __init__(
         self,
         *,
-        store: Store,
+        store: WatcherStore,
         codegen: CodegenClient,
         clock: Clock,
         poll_seconds: float,

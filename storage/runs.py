@@ -83,11 +83,6 @@ class RunStore(StoreBase):
         rows = self._rows("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return run_from_row(rows[0]) if rows else None
 
-    def wake_follow_ups(self, create_id: int, now: float) -> None:
-        """Make the replies waiting for the run of create request `create_id` due now (it failed)."""
-        with self._tx() as db:
-            wake_requests(db, _FOLLOW_UPS_OF, (create_id,), now)
-
     def create_for_thread(self, channel: str, thread_ts: str) -> Request | None:
         """The request still making the run of a Slack thread, if any."""
         rows = self._rows(

@@ -28,7 +28,7 @@ from bot.jobs.outcomes import (
     classify,
 )
 from storage.database import StorageError
-from storage.jobs import JobStore
+from storage.ports import JobQueue
 from storage.records import Job, JobStatus
 
 log = logging.getLogger("codegen_slack.jobs")
@@ -49,7 +49,7 @@ class Runner:
 
     def __init__(
         self,
-        store: JobStore,
+        store: JobQueue,
         clock: Clock,
         kinds: list[JobKind],
         *,
