@@ -50,12 +50,14 @@ def arm_request(db: sqlite_utils.Database, kind: str, request_id: int, *, now: f
 
 
 def wake_requests(db: sqlite_utils.Database, where: str, params: tuple[object, ...], now: float) -> None:
-    """Make the due-later jobs of the requests matching `where` (SQL over `requests`) due now."""
+    """Make the due-later jobs of the requests matching `where` (SQL over `requests`) due now; one
+    running now is run again as soon as it ends (what it waits for may have come meanwhile)."""
+    requests = f"request_id IN (SELECT id FROM requests WHERE {where})"
     db.execute(
-        "UPDATE jobs SET run_after = ? WHERE status IN ('queued', 'retrying') AND run_after > ?"
-        f" AND request_id IN (SELECT id FROM requests WHERE {where})",
+        f"UPDATE jobs SET run_after = ? WHERE status IN ('queued', 'retrying') AND run_after > ? AND {requests}",
         (now, now, *params),
     )
+    db.execute(f"UPDATE jobs SET again = 1 WHERE status = 'running' AND {requests}", params)
 
 
 def arm_card(db: sqlite_utils.Database, run_id: int, *, now: float) -> None:

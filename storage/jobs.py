@@ -9,6 +9,7 @@ A job's lifecycle (the runner in bot/jobs records every outcome through `JobStor
 | retrying  | `claim`                                 | running   |           |
 | running   | done                                    | done      |           |
 | running   | done, but armed again while it ran      | queued    | 0         |
+| running   | any wait, but woken while it ran        | (as said) | due now   |
 | running   | again after N s (a recurring job)       | queued    | 0         |
 | running   | defer N s (no room in a rate limit)     | queued    | unchanged |
 | running   | retry after N s (transient failure)     | retrying  | + 1       |
@@ -195,8 +196,11 @@ class JobStore(StoreBase):
             if not rows:
                 return
             attempts = 0 if reset_attempts else rows[0]["attempts"] + (1 if count_attempt else 0)
-            if status == JobStatus.DONE and rows[0]["again"]:
-                status, run_after, attempts = JobStatus.QUEUED, now, 0
+            if rows[0]["again"]:  # armed or woken while it ran: what it waited for may be there now
+                if status == JobStatus.DONE:
+                    status, run_after, attempts = JobStatus.QUEUED, now, 0
+                elif status in (JobStatus.QUEUED, JobStatus.RETRYING):
+                    run_after = now
             db.execute(
                 "UPDATE jobs SET status = ?, attempts = ?, run_after = COALESCE(?, run_after),"
                 " last_error = ?, lease_until = NULL, again = 0, updated_at = ? WHERE id = ?",

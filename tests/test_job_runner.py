@@ -11,9 +11,9 @@ import pytest
 
 from bot import cli
 from bot.codegen import CodegenUnavailable, InvalidRequest
-from bot.jobs import Dead, Defer, Done, JobKind, Outcome, RetryPolicy, Runner
+from bot.jobs import Again, Dead, Defer, Done, JobKind, Outcome, RetryPolicy, Runner
 from storage.jobs import NOTICE_KIND
-from storage.records import Job, JobStatus
+from storage.records import Job, JobStatus, RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
 
@@ -204,3 +204,23 @@ def test_operators_list_dead_jobs_and_run_one_again(
     runner.drain()
     assert store.get_job(dead.id).status == JobStatus.DONE  # type: ignore[union-attr]
     assert cli.main(["jobs"]) == 0 and "No dead or retrying jobs." in capsys.readouterr().out
+
+
+def test_a_wake_that_comes_while_a_waiting_job_runs_is_not_lost(store: Store) -> None:
+    clock, tries = FakeClock(), []
+    request = store.add_request(key="reply:1", kind="resume", channel="C0GENERAL", user="U0ALICE",
+                                prompt="and the docs", now=clock.now(), run_id=7)  # fmt: skip
+    assert request is not None
+
+    def wait_for_the_result(job: Job) -> Outcome | None:
+        tries.append(clock.now())
+        if len(tries) == 1:  # the result is posted (and the follow-up woken) just as this one looks
+            store.add_run(RunRecord(run_id=7, channel="C0GENERAL", thread_ts="1.0", requester="U0ALICE",
+                                    prompt="p", status="COMPLETE", created_at=clock.now()))  # fmt: skip
+            store.mark_announced(7, 1, clock.now())
+            return Again(60)
+        return None
+
+    runner = Runner(store, clock, [JobKind("resume", wait_for_the_result)])
+    runner.drain()
+    assert tries == [clock.now(), clock.now()]  # looked again at once, not a minute later
