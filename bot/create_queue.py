@@ -72,6 +72,8 @@ class CreateQueue:
 
     def _post(self, request: Request, position: int) -> None:
         message = queued_message(request, position, self._eta(position))
+        if not request.thread_ts and request.channel.startswith("C"):
+            self.d.slack.join(request.channel)  # a slash command: replies in its thread must reach us
         ts = post_for_request(
             self.d.store, self.d.slack, request, STATUS_MESSAGE_STEP, message,
             thread_ts=request.thread_ts or None, match={"request_id": request.id},

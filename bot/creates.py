@@ -143,6 +143,8 @@ class CreateJob:
         slash command that message roots the thread."""
         if request.status_ts:
             return request
+        if not request.thread_ts and request.channel.startswith("C"):
+            self.d.slack.join(request.channel)  # a slash command: replies in its thread must reach us
         ts = post_for_request(
             self.d.store,
             self.d.slack,

@@ -16,6 +16,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "reactions.add": ("reactions:write",),
     "conversations.open": ("im:write",),
+    "conversations.join": ("channels:join",),  # a slash command's channel, so its thread replies arrive
     "conversations.replies": HISTORY,
     "conversations.history": HISTORY,
     "users.info": ("users:read",),

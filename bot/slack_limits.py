@@ -24,6 +24,7 @@ METHOD_LIMITS: dict[str, int] = {
     "conversations.replies": TIER_3,
     "conversations.history": TIER_3,
     "conversations.open": TIER_2,
+    "conversations.join": TIER_3,
     "chat.postEphemeral": TIER_4,
     "views.publish": TIER_4,
     "users.info": TIER_4,

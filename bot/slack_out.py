@@ -95,6 +95,7 @@ class SlackOut:
         self.limits = limits or SlackLimits(SystemClock())
         self._on_call = on_call or (lambda method, outcome: None)
         self._dm_channels: dict[str, str] = {}  # user → their DM with the bot
+        self._joined: set[str] = set()  # public channels joined by this process
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         limiter = self.limits.limiter(method, params.get("channel"))
@@ -275,6 +276,20 @@ class SlackOut:
         """A thread's messages, parent first (used as context for a new run)."""
         data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
         return list(data.get("messages", []))
+
+    def join(self, channel: str) -> bool:
+        """Join a public channel (conversations.join), once per channel for this process, so that its
+        thread replies reach the bot; False where the bot cannot join (a private channel, archived,
+        gone, or the scope missing): it must be invited there."""
+        if channel in self._joined:
+            return True
+        try:
+            self._call("conversations.join", channel=channel)
+        except SlackApiError as exc:
+            log.info("could not join %s (%s)", channel, slack_error(exc))
+            return False
+        self._joined.add(channel)
+        return True
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """Open a modal (views.open); Slack accepts the trigger only within 3 s of the click, so this

@@ -54,7 +54,8 @@ def wake_requests(db: sqlite_utils.Database, where: str, params: tuple[object, .
     running now is run again as soon as it ends (what it waits for may have come meanwhile)."""
     requests = f"request_id IN (SELECT id FROM requests WHERE {where})"
     db.execute(
-        f"UPDATE jobs SET run_after = ? WHERE status IN ('queued', 'retrying') AND run_after > ? AND {requests}",
+        f"UPDATE jobs SET run_after = ? WHERE status IN ('queued', 'retrying') AND run_after > ?"
+        f" AND {requests}",
         (now, now, *params),
     )
     db.execute(f"UPDATE jobs SET again = 1 WHERE status = 'running' AND {requests}", params)

@@ -48,7 +48,8 @@ def test_outage_is_announced_once_and_the_run_starts_when_codegen_returns(
 def test_slash_command_in_channel_without_the_bot_reaches_the_requester_by_dm(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
-    slack_server.add_channel("C0PRIVATE", name="secret", members=["U0ALICE"], bot_member=False)
+    slack_server.add_channel("C0PRIVATE", name="secret", members=["U0ALICE"], bot_member=False,
+                             is_private=True)  # fmt: skip
     app.command("fix it", channel="C0PRIVATE")
     dm_text = wait_for(
         lambda: [
@@ -102,3 +103,15 @@ def test_follow_up_during_outage_is_announced_once_and_delivered_later(
         ),
         what="delivered notice",
     )
+
+
+def test_slash_command_in_a_public_channel_without_the_bot_joins_it_so_replies_arrive(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    slack_server.add_channel("C0OPEN", name="open", members=["U0ALICE"], bot_member=False)
+    app.command("fix it", channel="C0OPEN")
+    wait_for(codegen_api.runs, what="the run")
+    wait_for(lambda: slack_server.messages("C0OPEN"), what="the status message in the channel")
+    assert slack_server.count("conversations.join", ok=True) == 1
+    app.bot.web.chat_postMessage(channel="C0OPEN", text="a member now", thread_ts=None)
+    assert [call.error for call in slack_server.calls if call.method == "chat.postMessage"][-1] is None

@@ -288,7 +288,8 @@ def test_update_errors(slack_server: SlackServer) -> None:
 
 def test_channel_errors(slack_server: SlackServer) -> None:
     slack_server.add_channel("C0OLD", name="old", archived=True)
-    slack_server.add_channel("C0ELSE", name="elsewhere", bot_member=False)
+    slack_server.add_channel("C0ELSE", name="elsewhere", bot_member=False, is_private=True)
+    slack_server.add_channel("C0OPEN", name="open", bot_member=False)
     client = web(slack_server)
 
     def post(channel: str) -> str:
@@ -297,6 +298,14 @@ def test_channel_errors(slack_server: SlackServer) -> None:
     assert post("C0NOPE") == "channel_not_found"
     assert post("C0OLD") == "is_archived"
     assert post("C0ELSE") == "not_in_channel"
+    assert client.chat_postMessage(channel="C0OPEN", text="hi")["ok"]  # chat:write.public
+    slack_server.scopes.discard("chat:write.public")
+    assert post("C0OPEN") == "not_in_channel"
+    assert error_of(lambda: client.conversations_join(channel="C0ELSE"))["error"] == (
+        "method_not_supported_for_channel_type"
+    )
+    assert client.conversations_join(channel="C0OPEN")["channel"]["is_member"]
+    assert client.chat_postMessage(channel="C0OPEN", text="a member now")["ok"]
 
 
 def test_token_errors_and_unknown_methods(slack_server: SlackServer) -> None:

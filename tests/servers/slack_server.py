@@ -65,6 +65,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "chat.delete": TIER_3,
     "reactions.add": TIER_3,
     "reactions.remove": TIER_3,
+    "conversations.join": TIER_3,
     "conversations.replies": TIER_3,
     "conversations.history": TIER_3,
     "conversations.info": TIER_3,
@@ -92,6 +93,7 @@ NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.history": _HISTORY,
     "conversations.open": ("im:write", "mpim:write"),
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.join": ("channels:join",),
     "users.info": ("users:read",),
 }
 APP_TOKEN_SCOPES = ("connections:write",)
@@ -294,6 +296,7 @@ class SlackServer:
             "conversations.history": self._conversations_history,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.push": self._views_open,
@@ -738,7 +741,12 @@ class SlackServer:
         channel_id = params.get("channel")
         if channel_id in self._users:  # posting to a user ID goes to the app's DM with them
             channel_id, _ = self._dm([str(channel_id)])
-        channel = self._writable(channel_id)
+        channel = self._channel(channel_id)
+        public_post = not channel.is_private and "chat:write.public" in self.scopes  # without joining
+        if not (channel.bot_member or public_post):
+            raise SlackError("not_in_channel")
+        if channel.archived:
+            raise SlackError("is_archived")
         content = _message_content(params)
         message = _Message(
             channel.id, self._next_ts(), user=self.bot_user_id, bot_id=self.bot_id, text=content.text or "",
@@ -877,6 +885,15 @@ class SlackServer:
         channel = self._channel_info(self._channels[channel_id]) if _flag(params.get("return_im")) \
             else {"id": channel_id}
         return {"no_op": existed, "already_open": existed, "channel": channel}
+
+    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params.get("channel"))
+        if channel.is_private:
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.archived:
+            raise SlackError("is_archived")
+        channel.bot_member = True
+        return {"channel": {"id": channel.id, "name": channel.name, "is_member": True}}
 
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"channel": self._channel_info(self._channel(params.get("channel")))}
