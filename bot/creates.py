@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
-from bot.prompts import create_prompt
+from bot.prompts import create_prompt, cut_note
 from bot.refusals import create_refusal
 from bot.render.messages import starting_message
 from bot.replies import requester_notice
@@ -35,6 +35,7 @@ DELAY_NOTICE = (
     "Codegen is not answering right now; your request is saved and will start as soon as it is back."
 )
 DELAYED, DELAYED_STEP = "delayed", "delayed_notice"
+CUT, CUT_STEP = "cut", "cut_notice"
 NOTICE_EVENT = "codegen_create_notice"
 # Codegen may be down for a while: a create is tried for about an hour and a half before it is given up.
 CREATE_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0)
@@ -96,6 +97,7 @@ class CreateJob:
             )
             prompt = self._prompt(request)
             request = self._ensure_status_message(request)
+            self._say_what_was_cut(request, prompt)
             run = create_run_once(
                 self.d.store,
                 self.d.codegen,
@@ -159,6 +161,15 @@ class CreateJob:
 
     def _prompt(self, request: Request) -> str:
         return create_prompt(request, self.d.slack.thread_messages, self._names.name)
+
+    def _say_what_was_cut(self, request: Request, prompt: str) -> None:
+        """Tell the thread, once, what had to be left out of the prompt (the agent is told in it)."""
+        note = cut_note(prompt)
+        if note is not None:
+            message = request_notice(request, CUT, note, NOTICE_EVENT)
+            post_for_request(
+                self.d.store, self.d.slack, request, CUT_STEP, message, thread_ts=request.thread_ts
+            )
 
     def _say_delayed(self, request: Request) -> None:
         """Codegen is not answering: say so once in the request's thread (found again after a crash)."""

@@ -3,6 +3,7 @@ thread context marked by author; all Slack text decoded by bot.slack_text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -109,3 +110,21 @@ def _quoted(message: Mapping[str, Any], names: Names | None) -> str:
     text = message_text(message, names or (lambda user_id: user_id))
     quoted = "\n> ".join(text.splitlines())  # every kind of line break stays quoted
     return f"> [{_author(message, names)}]: {quoted}"
+
+
+_CUT_MARKS = (
+    (re.compile(r"\[…(\d+) earlier messages left out"), "the {0} oldest messages of the thread"),
+    (
+        re.compile(r"\[…the message goes on for ([\d,]+) more characters"),
+        "the last {0} characters of the message",
+    ),
+)
+
+
+def cut_note(prompt: str) -> str | None:
+    """What a person should be told was left out of `prompt` (thread context or an attached message
+    cut to fit), in words; None when nothing was."""
+    left_out = [text.format(found[1]) for mark, text in _CUT_MARKS if (found := mark.search(prompt))]
+    if not left_out:
+        return None
+    return f"To keep within the prompt limit, the agent was not sent {' and '.join(left_out)}."

@@ -175,6 +175,13 @@ def test_a_message_over_the_prompt_limit_is_cut_and_both_sides_are_told(
     sent = codegen_api.run_inputs(run["id"])["prompt"]
     assert "y" * 997 in sent and "y" * 998 not in sent  # 1,000 less the three of "why"
     assert "goes on for 503 more characters, left out" in sent
+    told = wait_for(
+        lambda: [m for m in slack_server.messages(GENERAL, thread_ts=ts) if "not sent" in m["text"]],
+        what="the thread told what was left out",
+    )
+    assert [m["text"] for m in told] == [
+        "To keep within the prompt limit, the agent was not sent the last 503 characters of the message."
+    ]
 
 
 def test_modal_and_menu_stay_within_slacks_limits_whatever_they_hold() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bot.prompts import CONTEXT_HEADER, with_thread_context
+from bot.prompts import CONTEXT_HEADER, cut_note, with_thread_context
 from tests.harness import wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
@@ -169,3 +169,10 @@ def test_named_context_over_the_cap_keeps_the_newest_and_names_only_those() -> N
     prompt = with_thread_context("summarise", messages, skip_ts="", cap=1_000, names=name)
     kept = kept_within_the_cap(prompt, "@Person 49")
     assert asked == [people[n] for n in range(49, 48 - len(kept), -1)]  # and the first one left out
+
+
+def test_what_was_cut_from_a_prompt_is_said_in_words() -> None:
+    messages = [{"ts": f"{n}.0", "user": "U0BOB", "text": "a long line of context " * 40} for n in range(40)]
+    prompt = with_thread_context("fix it", messages, skip_ts="", cap=2_000)
+    assert cut_note(prompt) is not None and "oldest messages of the thread" in str(cut_note(prompt))
+    assert cut_note("fix it") is None
