@@ -35,7 +35,8 @@ def announce_kind(
     on_announced: Callable[[float], None] = lambda s: None,
 ) -> JobKind:
     """The `announce` job kind; `on_announced(seconds)` hears how long after the finish each was posted."""
-    return JobKind(ANNOUNCE, Announcer(store, slack, clock, on_announced).handle)
+    announcer = Announcer(store, slack, clock, on_announced)
+    return JobKind(ANNOUNCE, announcer.handle, notice=announcer.notice)
 
 
 class Announcer:
@@ -73,6 +74,13 @@ class Announcer:
         log.info("run %s announced (%s)", run.run_id, run.status)
         return None
 
+    def notice(self, job: Job, reason: str) -> dict[str, object] | None:
+        """The result could not be posted for good: its requester gets it by DM, with why."""
+        run = self._store.get_run(job.run_id or 0)
+        if run is None:
+            return None
+        return {"user": run.requester, "channel": run.channel, "run_id": run.run_id, "text": reason}
+
     def _post(self, run: RunRecord, finish: int, *, begun: bool) -> None:
         messages = result_messages(run)
         for message in messages:
@@ -103,16 +111,28 @@ class Announcer:
             try:
                 self._slack.direct_message(run.requester, finished_dm(run))
             except SlackApiError as exc:
+                if not is_gone(exc):
+                    raise  # retried; the parts already in the thread are found, not posted again
                 log.warning("run %s: could not DM the requester (%s)", run.run_id, slack_error(exc))
                 return
             self._store.mark_finish_dm_sent(run.run_id, finish)
 
     def _thread_gone(self, run: RunRecord, error: str) -> None:
-        """The thread can't be written: tell the requester by DM and stop trying there."""
-        try:
-            self._slack.direct_message(run.requester, unreachable_channel_message(run, error))
-        except SlackApiError as exc:
-            log.warning("run %s: could not DM the requester either (%s)", run.run_id, slack_error(exc))
+        """The thread can't be written: send the requester the result by DM instead (retried when
+        Slack fails for a moment) and stop trying there."""
+        dm_result(self._slack, run, error)
         now = self._clock.now()
         self._store.mark_shown(run.run_id, run.status, now)
         self._store.mark_announced_all(run.run_id, now)
+
+
+def dm_result(slack: SlackOut, run: RunRecord, error: str) -> None:
+    """DM `run`'s requester why its thread could not have the result (`error`), then the result."""
+    try:
+        slack.direct_message(run.requester, unreachable_channel_message(run, error))
+        for message in result_messages(run):
+            slack.direct_message(run.requester, message)
+    except SlackApiError as exc:
+        if not is_gone(exc):
+            raise
+        log.warning("run %s: could not DM the requester either (%s)", run.run_id, slack_error(exc))

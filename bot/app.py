@@ -16,7 +16,7 @@ from bot.codegen import CodegenClient, RateLimits
 from bot.config import Settings
 from bot.create_queue import queue_kind
 from bot.creates import CreateDeps, create_kind, refill_create_limiter
-from bot.health import CodegenHealth, health_report
+from bot.health import PROBE_SECONDS, CodegenHealth, health_report, probe_kind
 from bot.home_refresh import home_kind
 from bot.housekeeping import housekeeping_kind
 from bot.images import images_kind
@@ -33,7 +33,7 @@ from bot.steps import steps_kind
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
-from storage.job_kinds import HOUSEKEEPING, PRIORITY
+from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
@@ -54,6 +54,7 @@ class Bot:
             clock=self.clock,
         )
         self.codegen_health = CodegenHealth(self.clock, then=self.metrics.codegen_call)
+        self._probed_at = 0.0
         self.codegen = CodegenClient(
             base_url=settings.codegen_api_base_url,
             token=settings.codegen_api_token.get_secret_value(),
@@ -121,8 +122,9 @@ class Bot:
             announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
             *card_kinds(self.store, self.slack, self.clock),
             home_kind(self.store, self.slack, self.clock),
-            *reply_kinds(self.slack, self.repos),
+            *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
+            probe_kind(self.codegen),
         ]
 
     def _wake(self) -> None:
@@ -156,7 +158,14 @@ class Bot:
         self.store.close()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Each dependency's state, and whether all are fine (see bot.health.health_report)."""
+        """Each dependency's state, and whether all are fine (see bot.health.health_report). While
+        Codegen's last answer refused the token, a `probe` job asks again (at most every
+        PROBE_SECONDS), so a refusal that has passed does not keep the bot unhealthy while idle."""
+        now = self.clock.now()
+        if self.codegen_health.auth_error and now - self._probed_at >= PROBE_SECONDS:
+            self._probed_at = now
+            self.store.arm_job(PROBE, PROBE, now=now, priority=PRIORITY[PROBE])
+            self.runner.wake()
         return health_report(self.store.health(), self.slack.health.auth_error, self.codegen_health)
 
 

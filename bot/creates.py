@@ -22,7 +22,7 @@ from bot.refusals import create_refusal
 from bot.render.messages import starting_message
 from bot.replies import requester_notice
 from bot.repos import RepoDirectory, UnknownRepository
-from bot.slack_errors import UNREACHABLE_CHANNEL, slack_error
+from bot.slack_errors import UNREACHABLE_CHANNEL, is_gone, slack_error
 from bot.slack_out import SlackOut
 from bot.user_names import UserNames
 from storage.job_kinds import CREATE
@@ -116,9 +116,16 @@ class CreateJob:
         except CodegenError as exc:
             return Dead(create_refusal(exc, request.options.get("model")))
         except SlackApiError as exc:
-            if slack_error(exc) in UNREACHABLE_CHANNEL:
-                error = slack_error(exc)
+            error = slack_error(exc)
+            if error in UNREACHABLE_CHANNEL:
                 return Dead(f"I can't post in that channel ({error}). Invite me with /invite, and try again.")
+            if is_gone(exc) and request.thread_ts and not request.status_ts:
+                # The message that asked was deleted before the run began: the request is withdrawn.
+                log.info("request %s: its message is gone (%s); no run is started", request.id, error)
+                self.d.store.update_request(
+                    request.id, state="failed", error=f"its message is gone ({error})"
+                )
+                return None
             raise
         now = self.d.clock.now()
         record = RunRecord(

@@ -4,9 +4,14 @@ credentials, and how long ago Codegen last answered a call."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from bot.clock import Clock
+from bot.codegen import CodegenClient, CodegenError
+from bot.jobs import JobKind, Outcome
+from storage.job_kinds import PROBE
+from storage.records import Job
 
 # Codegen's answers that mean the token or the organization id is wrong, not a passing failure.
 REFUSED = {
@@ -14,6 +19,21 @@ REFUSED = {
     "403": "Codegen refused this token access to the organization (HTTP 403): check CODEGEN_API_TOKEN "
     "and CODEGEN_ORG_ID",
 }
+
+
+PROBE_SECONDS = 30.0
+
+
+def probe_kind(codegen: CodegenClient) -> JobKind:
+    """The `probe` job kind: one call to Codegen (`GET /v1/users/me`) whose outcome `CodegenHealth`
+    notes, so /healthz learns when a refused token works again."""
+
+    def handle(job: Job) -> Outcome | None:
+        with suppress(CodegenError):  # noted by CodegenHealth; asked again after PROBE_SECONDS
+            codegen.me()
+        return None
+
+    return JobKind(PROBE, handle, needs_slack=False)
 
 
 class CodegenHealth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from storage.records import Job, JobStatus
@@ -22,7 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace, db_path: str) -> int:
     """List or retry; prints what it did. 0 on success, 1 when the job is not dead or retrying, 2
-    when the database cannot be opened."""
+    when there is no database at `db_path` or it cannot be opened."""
+    if not os.path.exists(db_path):
+        print(f"There is no database at {db_path}: check CODEGEN_SLACK_DB (where `serve` keeps its data).")
+        return 2
     try:
         store = Store(db_path)
     except StorageError as exc:

@@ -4,7 +4,8 @@
   with the request and sent by the runner, inside Slack's limits.
 - `notice`: a job ended dead; its person is told once, in words they understand: in the request's
   status message when it has one, else only to them in the thread (by DM in a DM, or when the
-  channel is gone). Ephemeral messages cannot be read back, so one cut off by a crash is sent again.
+  channel is gone); a result that could not be posted goes to its requester by DM, with why.
+  Ephemeral messages cannot be read back, so one cut off by a crash is sent again.
 - `repos`: the organization's repositories fetched from Codegen, to warm the cache that menus and
   checks read, or for `/codegen repos` when the list is not cached, answered through the
   command's response_url.
@@ -17,6 +18,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.announce import dm_result
 from bot.codegen import CodegenError
 from bot.jobs import JobKind, Outcome
 from bot.render.config import repos_text
@@ -25,15 +27,23 @@ from bot.repos import RepoDirectory
 from bot.slack_errors import is_gone
 from bot.slack_out import SlackOut
 from storage.job_kinds import NOTICE, REPLY, REPOS
-from storage.ports import RequestReader
+from storage.ports import RequestReader, RunReader
 from storage.records import Job, Request
 
 
-def reply_kinds(slack: SlackOut, repos: RepoDirectory) -> list[JobKind]:
+def reply_kinds(slack: SlackOut, repos: RepoDirectory, runs: RunReader) -> list[JobKind]:
     """The `reply`, `notice` and `repos` job kinds."""
 
     def say(job: Job) -> Outcome | None:
         tell(slack, job.payload)
+        return None
+
+    def notify(job: Job) -> Outcome | None:
+        run = runs.get_run(int(job.payload["run_id"])) if job.payload.get("run_id") else None
+        if run is not None:  # a result that could not be posted: its requester gets it by DM
+            dm_result(slack, run, str(job.payload["text"]))
+        else:
+            tell(slack, job.payload)
         return None
 
     def list_repos(job: Job) -> Outcome | None:
@@ -47,7 +57,7 @@ def reply_kinds(slack: SlackOut, repos: RepoDirectory) -> list[JobKind]:
         slack.respond(str(job.payload["response_url"]), text)
         return None
 
-    return [JobKind(REPLY, say), JobKind(NOTICE, say), JobKind(REPOS, list_repos)]
+    return [JobKind(REPLY, say), JobKind(NOTICE, notify), JobKind(REPOS, list_repos)]
 
 
 def requester_notice(

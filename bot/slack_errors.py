@@ -32,6 +32,7 @@ GONE = frozenset(
     {
         "message_not_found",
         "thread_not_found",
+        "invalid_thread_ts",
         "channel_not_found",
         "is_archived",
         "not_in_channel",

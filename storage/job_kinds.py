@@ -15,7 +15,7 @@ NOTICE = NOTICE_KIND
 ANNOUNCE, FINISH_DM = "announce", "finish_dm"
 CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "images", "reply", "repos"
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
-HOUSEKEEPING = "housekeeping"
+HOUSEKEEPING, PROBE = "housekeeping", "probe"
 
 PRIORITY = {
     NOTICE: 0,
@@ -33,6 +33,7 @@ PRIORITY = {
     PROGRESS: 7,
     REFRESH: 8,
     HOUSEKEEPING: 9,
+    PROBE: 9,
 }
 
 REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS}

@@ -25,6 +25,12 @@ class RequestReader(Protocol):
     def get_request(self, request_id: int) -> Request | None: ...
 
 
+class RunReader(Protocol):
+    """Reading a run (a dead announcement's notice)."""
+
+    def get_run(self, run_id: int) -> RunRecord | None: ...
+
+
 class RequestSteps(Protocol):
     """Crash-safety steps of a request (bot/once.py)."""
 

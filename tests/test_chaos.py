@@ -142,7 +142,7 @@ def test_every_kind_of_job_survives_injected_faults(chaos, codegen_server: Codeg
 
     notices = [j for j in store.jobs_in(tuple(JobStatus), limit=10_000) if j.kind == "notice"]
     told = Counter(j.key for j in notices)
-    with_person = [j for j in dead if j.kind in ("create", "images", "resume", "steps")]
+    with_person = [j for j in dead if j.kind in ("create", "images", "resume", "steps", "announce")]
     assert sorted(told) == sorted(f"notice:{j.id}" for j in with_person) and set(told.values()) == {1}
 
     # Every run but those whose create or images failed for good exists; each finish is announced once.

@@ -115,3 +115,13 @@ def test_slash_command_in_a_public_channel_without_the_bot_joins_it_so_replies_a
     assert slack_server.count("conversations.join", ok=True) == 1
     app.bot.web.chat_postMessage(channel="C0OPEN", text="a member now", thread_ts=None)
     assert [call.error for call in slack_server.calls if call.method == "chat.postMessage"][-1] is None
+
+
+def test_a_refusal_that_has_passed_does_not_keep_the_bot_unhealthy(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    codegen_api.fail_next(1, 403, method="POST", path="create_run")  # once; the token is fine
+    app.command("do it")
+    wait_for(lambda: "CODEGEN_API_TOKEN" in status_text(slack_server), what="the access message")
+    assert app.http.get("/healthz").status_code == 503
+    wait_for(lambda: app.http.get("/healthz").status_code == 200, what="healthy again after the probe")

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from storage.records import JobStatus
 from tests.harness import AppUnderTest, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
@@ -75,3 +76,14 @@ def test_a_burst_of_commands_from_one_person_stops_exactly_at_the_hourly_cap(
     refused = [a for a in answers if "the most allowed per person" in a]
     assert len(refused) == 9
     wait_for(lambda: len(codegen_api.runs()) == 3, what="three runs")
+
+
+def test_a_mention_deleted_before_the_bot_answers_starts_nothing_and_leaves_no_dead_job(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    event = mention(slack_server, "rename the config flag")
+    slack_server.delete_as_user(GENERAL, event["ts"])
+    assert app.event(event).status_code == 200
+    wait_for(lambda: app.bot.store.create_for_thread(GENERAL, event["ts"]) is None, what="withdrawn")
+    assert codegen_api.runs() == []
+    assert app.bot.store.jobs_in((JobStatus.DEAD,)) == []

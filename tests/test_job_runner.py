@@ -204,6 +204,9 @@ def test_operators_list_dead_jobs_and_run_one_again(
     runner.drain()
     assert store.get_job(dead.id).status == JobStatus.DONE  # type: ignore[union-attr]
     assert cli.main(["jobs"]) == 0 and "No dead or retrying jobs." in capsys.readouterr().out
+    monkeypatch.setenv("CODEGEN_SLACK_DB", str(tmp_path / "typo.db"))
+    assert cli.main(["jobs"]) == 2 and "There is no database at" in capsys.readouterr().out
+    assert not (tmp_path / "typo.db").exists()  # nothing made up in its place
 
 
 def test_a_wake_that_comes_while_a_waiting_job_runs_is_not_lost(store: Store) -> None:

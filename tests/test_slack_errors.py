@@ -12,9 +12,12 @@ import pytest
 
 from bot.announce import announce_kind
 from bot.cards import card_kinds
+from bot.codegen import CodegenClient
 from bot.home_refresh import home_kind
 from bot.jobs import Runner
 from bot.render.messages import SlackMessage
+from bot.replies import reply_kinds
+from bot.repos import RepoDirectory
 from bot.slack_errors import GONE, SlackErrorClass, classify_slack_error
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
@@ -66,10 +69,12 @@ def world(tmp_path: Path) -> Iterator[World]:
     store = Store(str(tmp_path / "bot.db"))
     with start_slack_server(clock) as slack:
         out = SlackOut(make_web_client(slack.bot_token, slack.api_url), limits=SlackLimits(clock))
+        nowhere = CodegenClient(base_url="http://127.0.0.1:9", token="unused", org_id=1)  # (repos: unused)
         kinds = [
             announce_kind(store, out, clock),
             *card_kinds(store, out, clock),
             home_kind(store, out, clock),
+            *reply_kinds(out, RepoDirectory(nowhere, clock), store),
         ]
         yield World(store, slack, out, clock, Runner(store, clock, kinds, probe_slack=out.token_works))
     store.close()
@@ -95,7 +100,32 @@ def test_a_gone_thread_sends_the_result_to_the_requester_by_dm(world: World, err
     world.finish(1)
     world.settle()
     assert failures(world.slack, "chat.postMessage") == [error]  # tried once, never again
-    assert any("Codegen run 1" in str(call.params.get("text")) for call in direct_messages(world.slack))
+    dms = [str(call.params.get("text")) for call in direct_messages(world.slack)]
+    assert any("Codegen run 1" in text for text in dms) and any("Fixed it." in text for text in dms)
+    assert world.unsettled() == []
+
+
+def test_a_result_slack_refuses_for_good_reaches_the_requester_by_dm_once(world: World) -> None:
+    world.a_run(1)
+    world.settle()
+    world.slack.fail_next("chat.postMessage", "posting_to_general_channel_denied")
+    world.finish(1)
+    world.settle()
+    dms = [str(call.params.get("text")) for call in direct_messages(world.slack)]
+    assert sum("posting_to_general_channel_denied" in text for text in dms) == 1
+    assert sum("Fixed it." in text for text in dms) == 1
+    assert [job.kind for job in world.store.jobs_in((JobStatus.DEAD,))] == ["announce"]
+
+
+def test_a_dm_that_fails_for_a_moment_is_sent_again(world: World) -> None:
+    world.a_run(1)
+    world.settle()
+    world.slack.update_channel(GENERAL, archived=True)  # the result cannot go to the thread
+    world.slack.fail_next("chat.postMessage", "internal_error", after=1)  # nor, once, the DM
+    world.finish(1)
+    world.settle()
+    dms = [str(call.params.get("text")) for call in direct_messages(world.slack)]
+    assert any("Fixed it." in text for text in dms)
     assert world.unsettled() == []
 
 
