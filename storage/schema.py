@@ -111,7 +111,8 @@ def _v4(db: sqlite_utils.Database) -> None:
 
 def _v5(db: sqlite_utils.Database) -> None:
     """Jobs (every effect still owed, with status, attempts and lease) and the crash-safety steps of
-    requests, which lived in the requests' options JSON; the work pending at the upgrade becomes jobs."""
+    requests, which lived in the requests' options JSON; the work pending at the upgrade becomes jobs.
+    The table of Slack delivery ids goes."""
     db["jobs"].create(
         {
             "id": int,
@@ -144,6 +145,7 @@ def _v5(db: sqlite_utils.Database) -> None:
         " FROM requests, json_each(requests.options, '$.steps')"
     )
     _v5_pending_work(db)
+    db["events"].drop()  # a redelivery is now recognised by its request's key, in the same transaction
 
 
 def _v5_pending_work(db: sqlite_utils.Database) -> None:
