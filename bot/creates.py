@@ -36,6 +36,7 @@ DELAY_NOTICE = (
 )
 DELAYED, DELAYED_STEP = "delayed", "delayed_notice"
 CUT, CUT_STEP = "cut", "cut_notice"
+DELAY_NOTICE_AFTER = 3  # failed attempts (about 3 s) before the thread is told Codegen is not answering
 NOTICE_EVENT = "codegen_create_notice"
 # Codegen may be down for a while: a create is tried for about an hour and a half before it is given up.
 CREATE_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0)
@@ -111,7 +112,8 @@ class CreateJob:
         except UnknownRepository as exc:
             return Dead(str(exc))
         except (CodegenUnavailable, RateLimited):
-            self._say_delayed(request)
+            if job.attempts + 1 >= DELAY_NOTICE_AFTER:  # a blip that passes at once says nothing
+                self._say_delayed(request)
             raise
         except CodegenError as exc:
             return Dead(create_refusal(exc, request.options.get("model")))

@@ -125,3 +125,14 @@ def test_a_refusal_that_has_passed_does_not_keep_the_bot_unhealthy(
     wait_for(lambda: "CODEGEN_API_TOKEN" in status_text(slack_server), what="the access message")
     assert app.http.get("/healthz").status_code == 503
     wait_for(lambda: app.http.get("/healthz").status_code == 200, what="healthy again after the probe")
+
+
+def test_a_blip_that_passes_at_once_leaves_no_outage_notice(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    codegen_api.fail_next(1, 503, method="POST", path="create_run")
+    app.command("survive the blip")
+    root = wait_for(lambda: slack_server.messages(GENERAL), what="status message")[0]
+    wait_for(lambda: codegen_api.runs(), timeout=20, what="the run after one retry")
+    wait_for(lambda: app.bot.store.get_run(codegen_api.runs()[0]["id"]), what="the run stored")
+    assert not any("not answering" in str(m) for m in slack_server.messages(GENERAL, thread_ts=root["ts"]))
