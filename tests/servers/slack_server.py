@@ -397,11 +397,18 @@ class SlackServer:
             self._channels[id] = _Channel(id, name, set(members), archived, bot_member, is_private)
 
     def update_channel(
-        self, id: str, *, archived: bool | None = None, bot_member: bool | None = None
+        self,
+        id: str,
+        *,
+        archived: bool | None = None,
+        bot_member: bool | None = None,
+        joined: tuple[str, ...] = (),
     ) -> None:
-        """Archive/unarchive a channel or add/remove the bot, e.g. in the middle of a run."""
+        """Archive/unarchive a channel, add/remove the bot, e.g. in the middle of a run, or have the
+        members `joined` join it (such as another company's, once it is shared over Slack Connect)."""
         with self._lock:
             channel = self._channels[id]
+            channel.members.update(joined)
             if archived is not None:
                 channel.archived = archived
             if bot_member is not None:
