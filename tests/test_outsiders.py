@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from slack_sdk.models.views import View
 
 from bot.membership import AccessRules, Home, member_refusal
 from tests.harness import AppUnderTest, wait_for
-from tests.interactions import click, message_shortcut
+from tests.interactions import click, message_shortcut, submit
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import WORKSPACE, SlackServer
 from tests.test_cards_and_buttons import action_ids, card_when, start_run
@@ -120,6 +121,20 @@ def test_a_guests_command_is_refused(
     assert refused["response_type"] == "ephemeral" and GUEST_REFUSAL in refused["text"]
     app.command("fix the build", user=GUEST)
     assert slack_server.count("users.info") == 1  # the answer is kept, not asked for each request
+    time.sleep(0.3)
+    assert codegen_api.runs() == []
+
+
+def test_a_guests_form_says_why_it_did_nothing(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    slack_server.add_user(GUEST, "gus", guest="multi")
+    assert app.command("", trigger_id=slack_server.trigger_id()).status_code == 200  # Alice's form
+    form = wait_for(lambda: slack_server.views.modals, what="the form")[-1]
+    answer = submit(app, form, {"prompt": {"prompt": {"type": "plain_text_input", "value": "x"}}}, user=GUEST)
+    assert answer.json()["response_action"] == "update"
+    assert GUEST_REFUSAL in str(answer.json()["view"]["blocks"])
+    View(**answer.json()["view"]).validate_json()  # a form Slack accepts
     time.sleep(0.3)
     assert codegen_api.runs() == []
 
