@@ -77,15 +77,17 @@ def needs_record(rules: AccessRules, home: Home, team: str | None) -> bool:
 
 def member_refusal(rules: AccessRules, home: Home, record: Mapping[str, Any] | None) -> str | None:
     """The refusal for a users.info record: OUTSIDER for a stranger or a member of an untrusted team
-    (outside the org), GUEST for a guest unless guests are allowed, UNCHECKED when there is no record."""
+    (outside the org; an allowed team id may also name another Grid org, `E…`), GUEST for a guest
+    unless guests are allowed, UNCHECKED when there is no record."""
     if record is None:
         return UNCHECKED
     team = record.get("team_id")
     enterprise = (record.get("enterprise_user") or {}).get("enterprise_id")
     in_org = home.enterprise_id is not None and enterprise == home.enterprise_id
-    if record.get("is_stranger") and not rules.trusts(home, team):
+    allowed_org = bool(enterprise) and enterprise in rules.allowed_teams
+    if record.get("is_stranger") and not (rules.trusts(home, team) or allowed_org):
         return OUTSIDER
-    if not in_org and not rules.trusts(home, team):
+    if not (in_org or allowed_org or rules.trusts(home, team)):
         return OUTSIDER
     if (record.get("is_restricted") or record.get("is_ultra_restricted")) and not rules.allow_guests:
         return GUEST

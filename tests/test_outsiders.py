@@ -199,6 +199,7 @@ def test_members_of_the_grid_org_are_ours_and_others_are_not() -> None:
     assert member_refusal(rules, home, sibling) is None
     other_org = {"team_id": "T0ELSE", "enterprise_user": {"enterprise_id": "E0ELSE"}}
     assert OUTSIDER_REFUSAL in str(member_refusal(rules, home, other_org))
+    assert member_refusal(AccessRules(allowed_teams=frozenset({"E0ELSE"})), home, other_org) is None
     stranger = {"team_id": PARTNER_TEAM, "is_stranger": True}
     assert OUTSIDER_REFUSAL in str(member_refusal(rules, home, stranger))
     assert member_refusal(AccessRules(allowed_teams=frozenset({PARTNER_TEAM})), home, stranger) is None
