@@ -24,12 +24,14 @@ from bot.jobs import JobKind, Runner
 from bot.loop import Worker
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
+from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
+from bot.user_names import UserNames
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
@@ -68,6 +70,7 @@ class Bot:
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
         self.repos = RepoDirectory(self.codegen, self.clock)
+        self.members = UserNames(self.slack, self.clock)  # one users.info cache: names and who may ask
         self.runner = Runner(
             self.store,
             self.clock,
@@ -94,6 +97,7 @@ class Bot:
             resume_policy=settings.codegen_slack_resume_policy,
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
+            members=self.members,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -101,7 +105,7 @@ class Bot:
         """Every kind of job this bot runs, with its handler."""
         create = CreateDeps(
             store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
-            clock=self.clock,
+            clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
         )  # fmt: skip
         refill_create_limiter(self.store, self.limits, self.clock.now())
         token = settings.slack_bot_token.get_secret_value()
@@ -113,7 +117,10 @@ class Bot:
             create_kind(create, on_started=self._wake_watcher),
             queue_kind(create, settings.codegen_creates_per_minute),
             resume_kind(
-                ResumeDeps(store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock),
+                ResumeDeps(
+                    store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock,
+                    members=self.members,
+                ),
                 on_resumed=self._wake_watcher,
             ),
             steps_kind(self.store, self.codegen, self.slack),
@@ -126,6 +133,11 @@ class Bot:
             housekeeping_kind(self.store, self.clock),
             probe_kind(self.codegen),
         ]
+
+    def _outsider_context(self, settings: Settings) -> OutsiderContext:
+        """Whose thread messages a prompt quotes as the team's: this workspace, its org, allowed teams."""
+        trusted = self.slack.home_teams() | settings.access_rules.allowed_teams
+        return OutsiderContext(trusted, quote=settings.codegen_slack_outsider_context == "quote")
 
     def _wake(self) -> None:
         self.runner.wake()
@@ -178,7 +190,9 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
         process_before_response=True,
         token_verification_enabled=False,
     )
-    access.register(app, bot.handler_context, settings.allowed_users, settings.allowed_channels)
+    access.register(
+        app, bot.handler_context, settings.allowed_users, settings.allowed_channels, settings.access_rules
+    )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
     for surface in (actions, modals, shortcuts, home):

@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.membership import AccessRules
+
 SLACK_APP_SETTINGS = "your app at api.slack.com/apps"
 # Where a new user finds each value; every message about a bad setting ends with its line.
 WHERE_TO_GET = {
@@ -36,6 +38,10 @@ WHERE_TO_GET = {
     "Copy member ID (U…)",
     "CODEGEN_SLACK_ADMIN_USERS": "member ids, comma-separated: in Slack, a person's profile → ⋯ → "
     "Copy member ID (U…)",
+    "CODEGEN_SLACK_ALLOWED_TEAMS": "Slack Connect team ids, comma-separated (T…), from the partner's "
+    "workspace settings or a member's users.info team_id",
+    "CODEGEN_SLACK_ALLOW_GUESTS": "true or false",
+    "CODEGEN_SLACK_OUTSIDER_CONTEXT": "omit (the default) or quote",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
@@ -49,6 +55,7 @@ ID_KINDS = {  # setting → (what its ids name, their first letters)
     "codegen_slack_allowed_channels": ("channel", "CG"),
     "codegen_slack_allowed_users": ("member", "UW"),
     "codegen_slack_admin_users": ("member", "UW"),
+    "codegen_slack_allowed_teams": ("team", "TE"),
 }
 TOKEN_PREFIXES = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}
 
@@ -77,6 +84,9 @@ class Settings(BaseSettings):
     codegen_slack_allowed_channels: str = ""
     codegen_slack_allowed_users: str = ""
     codegen_slack_admin_users: str = ""
+    codegen_slack_allowed_teams: str = ""
+    codegen_slack_allow_guests: bool = False
+    codegen_slack_outsider_context: Literal["omit", "quote"] = "omit"
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
@@ -161,6 +171,13 @@ class Settings(BaseSettings):
     def admin_users(self) -> frozenset[str]:
         """User ids who may change channel settings; empty means anyone allowed to use the bot."""
         return _ids(self.codegen_slack_admin_users)
+
+    @property
+    def access_rules(self) -> AccessRules:
+        """Who beyond the workspace's full members may use the bot: guests, members of allowed teams."""
+        return AccessRules(
+            allow_guests=self.codegen_slack_allow_guests, allowed_teams=_ids(self.codegen_slack_allowed_teams)
+        )
 
     def secrets(self) -> list[str]:
         """The secret values, for masking in logs."""

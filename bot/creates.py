@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
-from bot.prompts import create_prompt, cut_note
+from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
 from bot.render.messages import starting_message
 from bot.replies import requester_notice
@@ -52,6 +52,8 @@ class CreateDeps:
     slack: SlackOut
     repos: RepoDirectory
     clock: Clock
+    outsiders: Callable[[], OutsiderContext] | None = None  # how thread context treats outsiders
+    members: UserNames | None = None  # users.info records shared with the rest of the bot
 
 
 def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
@@ -84,7 +86,8 @@ class CreateJob:
     def __init__(self, deps: CreateDeps, on_started: Callable[[], None]) -> None:
         self.d = deps
         self._on_started = on_started
-        self._names = UserNames(deps.slack, deps.clock)  # thread context names people, not user ids
+        # thread context names people, not user ids
+        self._names = deps.members or UserNames(deps.slack, deps.clock)
 
     def handle(self, job: Job) -> Outcome | None:
         """Make the request's run; raises what Codegen or Slack raised (the runner classifies it)."""
@@ -169,7 +172,8 @@ class CreateJob:
         return self.d.store.get_request(request.id) or request
 
     def _prompt(self, request: Request) -> str:
-        return create_prompt(request, self.d.slack.thread_messages, self._names.name)
+        outsiders = self.d.outsiders() if self.d.outsiders else None
+        return create_prompt(request, self.d.slack.thread_messages, self._names.name, outsiders)
 
     def _say_what_was_cut(self, request: Request, prompt: str) -> None:
         """Tell the thread, once, what had to be left out of the prompt (the agent is told in it)."""

@@ -63,6 +63,7 @@ class ResumeDeps:
     codegen: CodegenClient
     slack: SlackOut
     clock: Clock
+    members: UserNames | None = None  # users.info records shared with the rest of the bot
 
 
 def resume_kind(deps: ResumeDeps, on_resumed: Callable[[], None]) -> JobKind:
@@ -78,7 +79,7 @@ class ResumeJob:
     def __init__(self, deps: ResumeDeps, on_resumed: Callable[[], None]) -> None:
         self.d = deps
         self._on_resumed = on_resumed
-        self._names = UserNames(deps.slack, deps.clock)  # follow-ups name people, not user ids
+        self._names = deps.members or UserNames(deps.slack, deps.clock)  # follow-ups name people, not ids
 
     def handle(self, job: Job) -> Outcome | None:
         """Do the reply's remaining effects; waits (without counting attempts) while the run is being

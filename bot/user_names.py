@@ -1,5 +1,5 @@
-"""People's names for text an agent reads: Slack user ids looked up with users.info, kept for an hour,
-and the raw id whenever Slack cannot say."""
+"""People as Slack knows them: member records from users.info, kept for an hour, for names in text an
+agent reads (the raw id whenever Slack cannot say) and for who may use the bot (bot.membership)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def display_name(user: Mapping[str, Any]) -> str | None:
 
 
 class UserNames:
-    """Maps Slack user ids to names, cached in memory (at most `max_names`, each for `ttl` seconds);
-    thread-safe, and never raises for a Slack failure: the id itself stands in for the name."""
+    """Maps Slack user ids to member records and names, cached in memory (at most `max_names`, each for
+    `ttl` seconds; a failed lookup for `miss_ttl`); thread-safe, and never raises for a Slack failure:
+    the record is None and the id itself stands in for the name."""
 
     def __init__(
         self,
@@ -57,37 +58,45 @@ class UserNames:
         self._ttl = ttl
         self._miss_ttl = miss_ttl
         self._max_names = max_names
-        self._names: OrderedDict[str, tuple[str, float]] = OrderedDict()  # id -> (name, expires at)
+        # id -> (users.info's `user`, or None when Slack did not say; expires at)
+        self._members: OrderedDict[str, tuple[dict[str, Any] | None, float]] = OrderedDict()
         self._quiet_until = 0.0  # Slack did not answer: until then, ids stand for themselves
         self._lock = threading.Lock()
 
     def name(self, user_id: str) -> str:
         """`user_id`'s name as Slack shows it, or `user_id` itself when Slack does not say."""
+        record = self.member(user_id)
+        return (display_name(record) if record else None) or user_id
+
+    def member(self, user_id: str) -> dict[str, Any] | None:
+        """users.info's `user` record for `user_id` (team_id, is_restricted, is_stranger, profile, …),
+        or None when Slack did not give it (unknown member, error, or no answer)."""
         now = self._clock.now()
         with self._lock:
-            cached = self._names.get(user_id)
+            cached = self._members.get(user_id)
             if cached is not None and cached[1] > now:
                 return cached[0]
             if now < self._quiet_until:
-                return user_id
-        name, ttl = self._look_up(user_id)  # outside the lock: one slow call must not hold up the others
+                return None
+        record, ttl = self._look_up(user_id)  # outside the lock: one slow call must not hold up the others
         with self._lock:
-            self._names[user_id] = (name, self._clock.now() + ttl)
-            self._names.move_to_end(user_id)
-            while len(self._names) > self._max_names:
-                self._names.popitem(last=False)
-        return name
+            self._members[user_id] = (record, self._clock.now() + ttl)
+            self._members.move_to_end(user_id)
+            while len(self._members) > self._max_names:
+                self._members.popitem(last=False)
+        return record
 
-    def _look_up(self, user_id: str) -> tuple[str, float]:
-        """The name from users.info and how long to keep it; the id (kept briefly) on a failure."""
+    def _look_up(self, user_id: str) -> tuple[dict[str, Any] | None, float]:
+        """The record from users.info and how long to keep it; None (kept briefly) on a failure. A
+        record without a name is asked again as soon as a failure would be."""
         try:
-            found = display_name(self._slack.user_info(user_id))
+            record = self._slack.user_info(user_id)
         except SlackApiError as exc:
-            log.warning("no name for %s (users.info: %s); using the id", user_id, exc.response.get("error"))
-            return user_id, self._miss_ttl
+            log.warning("no record of %s (users.info: %s); using the id", user_id, exc.response.get("error"))
+            return None, self._miss_ttl
         except OSError as exc:
-            log.warning("no name for %s (Slack did not answer: %s); using ids", user_id, type(exc).__name__)
+            log.warning("no record of %s (Slack did not answer: %s); using ids", user_id, type(exc).__name__)
             with self._lock:
                 self._quiet_until = self._clock.now() + self._miss_ttl
-            return user_id, self._miss_ttl
-        return (found, self._ttl) if found else (user_id, self._miss_ttl)
+            return None, self._miss_ttl
+        return record, (self._ttl if display_name(record) else self._miss_ttl)

@@ -1,4 +1,5 @@
-"""Who may use the bot where: a global Bolt middleware that refuses, politely and privately."""
+"""Who may use the bot where: a global Bolt middleware that refuses, politely and privately, people
+outside the allow lists, outsiders (Slack Connect) and guests (see bot.membership)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
+from bot.membership import (
+    AccessRules,
+    Home,
+    member_refusal,
+    needs_record,
+    payload_team,
+    settled_by_payload,
+)
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
+from handlers.events import follow_up_target, is_human_message
 
 NOT_ALLOWED_USER = "You're not on the list of people who may use the Codegen bot here. Ask a workspace admin."
 NOT_ALLOWED_CHANNEL = "The Codegen bot isn't enabled in this channel. Ask a workspace admin, or DM the bot."
+# Interactive payloads that act for a person; others (view_closed…) change nothing.
+ACTING_PAYLOADS = frozenset(
+    {"block_actions", "view_submission", "message_action", "shortcut", "block_suggestion"}
+)
 
 
 def refusal(
@@ -28,36 +42,94 @@ def refusal(
 
 
 def register(
-    app: App, ctx: HandlerContext, allowed_users: frozenset[str], allowed_channels: frozenset[str]
+    app: App,
+    ctx: HandlerContext,
+    allowed_users: frozenset[str],
+    allowed_channels: frozenset[str],
+    rules: AccessRules,
 ) -> None:
-    """Refuse requests from users or channels outside the allow lists (when lists are set)."""
-    if not allowed_users and not allowed_channels:
-        return
+    """Refuse requests from users or channels outside the allow lists (when lists are set), and from
+    outsiders and guests unless `rules` allow them."""
 
     @app.middleware
     def check_access(
         body: dict[str, Any], context: BoltContext, next: Callable[[], None]
     ) -> BoltResponse | None:
-        reason = refusal(context, allowed_users, allowed_channels)
+        if not _acts(ctx, body, context):
+            if body.get("event") and refusal(context, allowed_users, allowed_channels):
+                return BoltResponse(status=200, body="")  # ignored silently, as before anyone asked
+            next()
+            return None
+        reason = refusal(context, allowed_users, allowed_channels) or _membership(ctx, rules, body, context)
         if reason is None:
             next()
             return None
-        text = error_text(reason)
-        if body.get("command"):
-            return BoltResponse(
-                status=200,
-                body=json.dumps({"response_type": "ephemeral", "text": text}),
-                headers={"content-type": ["application/json"]},
-            )
-        event = body.get("event") or {}
-        if _addressed_to_bot(event) and context.user_id and context.channel_id:
-            key = f"refused:{context.channel_id}:{event.get('ts')}"
-            ctx.tell_privately(context.channel_id, context.user_id, text, event.get("thread_ts"), key=key)
-        return BoltResponse(status=200, body="")
+        return _refuse(ctx, body, context, error_text(reason))
 
 
-def _addressed_to_bot(event: dict[str, Any]) -> bool:
-    """A mention or a DM: the person expects an answer (other channel chatter is ignored silently)."""
-    if event.get("bot_id") or event.get("subtype"):
+def _acts(ctx: HandlerContext, body: dict[str, Any], context: BoltContext) -> bool:
+    """Whether the request asks the bot to do something: a command, a mention, a DM, a follow-up in a
+    run's thread, or a button, form or shortcut. Other events (channel chatter) pass unchecked."""
+    if body.get("command"):
+        return True
+    event = body.get("event")
+    if isinstance(event, dict):
+        return _addressed_to_bot(ctx, event, context)
+    return body.get("type") in ACTING_PAYLOADS
+
+
+def _membership(
+    ctx: HandlerContext, rules: AccessRules, body: dict[str, Any], context: BoltContext
+) -> str | None:
+    """OUTSIDER, GUEST or UNCHECKED for a person the rules do not let in, else None: from the payload
+    when it settles it, else from the person's users.info record (cached)."""
+    authorized = context.authorize_result
+    home = Home(
+        authorized.team_id if authorized else context.team_id,
+        authorized.enterprise_id if authorized else context.enterprise_id,
+    )
+    team = payload_team(body)
+    settled = settled_by_payload(rules, home, team)
+    if settled or not needs_record(rules, home, team) or ctx.members is None or not context.user_id:
+        return settled
+    return member_refusal(rules, home, ctx.members.member(context.user_id))
+
+
+def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, text: str) -> BoltResponse:
+    """Tell the person `text` where they asked, privately, and answer Slack without running a handler."""
+    user, channel = context.user_id, context.channel_id
+    if body.get("command"):
+        return _json({"response_type": "ephemeral", "text": text})
+    if body.get("type") == "view_submission":  # the form itself says why
+        return _json({"response_action": "update", "view": _refusal_view(text)})
+    if body.get("type") == "block_suggestion":
+        return _json({"options": []})
+    event = body.get("event") or {}
+    key = f"refused:{channel}:{event.get('ts') or body.get('trigger_id') or ''}"
+    thread_ts = event.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
+    if user and channel:
+        ctx.tell_privately(channel, user, text, thread_ts, key=key)
+    return BoltResponse(status=200, body="")
+
+
+def _refusal_view(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Codegen"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }
+
+
+def _json(payload: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": ["application/json"]})
+
+
+def _addressed_to_bot(ctx: HandlerContext, event: dict[str, Any], context: BoltContext) -> bool:
+    """A mention, a DM, or a reply in a run's thread: the person expects the bot to act (other
+    channel chatter is left to the handlers, which ignore it)."""
+    if not is_human_message(event, context.bot_user_id):
         return False
-    return event.get("type") == "app_mention" or event.get("channel_type") == "im"
+    if event.get("type") == "app_mention" or event.get("channel_type") == "im":
+        return True
+    return follow_up_target(ctx, str(event.get("channel") or ""), event.get("thread_ts")) is not None

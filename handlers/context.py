@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.repos import RepoDirectory
 from bot.slack_out import SlackOut
+from bot.user_names import UserNames
 from storage.job_kinds import PRIORITY, REPLY
 from storage.store import Store
 
@@ -30,6 +31,7 @@ class HandlerContext:
     resume_policy: str = "anyone"
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
+    members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""

@@ -15,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Bot
 from bot.config import Settings
 from bot.http import HttpServer, make_wsgi_app
+from tests.servers.slack_server import WORKSPACE
 
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # 32 hex digits, as Slack makes them
 T = TypeVar("T")
@@ -104,7 +105,7 @@ class AppUnderTest:
         self._events += 1
         form = {
             "token": "legacy",
-            "team_id": "T1",
+            "team_id": WORKSPACE,
             "team_domain": "test",
             "channel_id": channel,
             "channel_name": "general",
@@ -119,16 +120,20 @@ class AppUnderTest:
         return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None) -> httpx.Response:
-        """Deliver an Events API callback as Slack does (JSON, signed)."""
+        """Deliver an Events API callback as Slack does (JSON, signed). A person's event names their
+        team as `team` and `user_team` (this workspace unless the event already says another)."""
         self._events += 1
+        if event.get("user") and not event.get("bot_id"):
+            team = event.get("user_team") or event.get("team") or WORKSPACE
+            event = {**event, "team": team, "user_team": team}
         body = {
             "token": "legacy",
-            "team_id": "T1",
+            "team_id": WORKSPACE,
             "api_app_id": "A1",
             "type": "event_callback",
             "event_id": event_id or f"Ev{self._events}{time.monotonic_ns()}",
             "event_time": int(time.time()),
             "event": event,
-            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+            "authorizations": [{"team_id": WORKSPACE, "user_id": "UBOT", "is_bot": True}],
         }
         return self.post(json.dumps(body).encode(), "application/json")

@@ -11,13 +11,18 @@ from urllib.parse import urlencode
 import httpx
 
 from tests.harness import AppUnderTest
+from tests.servers.slack_server import WORKSPACE
 
-TEAM = {"id": "T1", "domain": "test"}
+TEAM = {"id": WORKSPACE, "domain": "codegen-test"}
 
 
-def interact(app: AppUnderTest, payload: dict[str, Any]) -> httpx.Response:
-    """POST one interactive payload to the app."""
-    body = {"token": "legacy", "api_app_id": "A1", "team": TEAM, **payload}
+def interact(app: AppUnderTest, payload: dict[str, Any], *, team: str = WORKSPACE) -> httpx.Response:
+    """POST one interactive payload to the app, from a person of `team` (its `team` and the
+    `user.team_id`, as Slack sends them; another team's id for a Slack Connect partner's member)."""
+    user = {"team_id": team, **payload["user"]} if "user" in payload else None
+    body = {"token": "legacy", "api_app_id": "A1", "team": {**TEAM, "id": team}, **payload}
+    if user:
+        body["user"] = user
     return app.post(urlencode({"payload": json.dumps(body)}).encode(), "application/x-www-form-urlencoded")
 
 
@@ -29,6 +34,7 @@ def click(
     user: str = "U0ALICE",
     channel: str = "C0GENERAL",
     trigger_id: str = "0.0.0",
+    team: str = WORKSPACE,
 ) -> httpx.Response:
     """Click the button `action_id` in a message as the Slack test server stores it."""
     button = next(
@@ -51,6 +57,7 @@ def click(
             "message": clicked,
             "actions": [action],
         },
+        team=team,
     )
 
 
@@ -107,6 +114,7 @@ def message_shortcut(
     trigger_id: str,
     user: str = "U0ALICE",
     channel: str = "C0GENERAL",
+    team: str = WORKSPACE,
 ) -> httpx.Response:
     """Use a message shortcut on `message` (as the Slack test server stores it)."""
     return interact(
@@ -121,4 +129,5 @@ def message_shortcut(
             "message": message,
             "response_url": "",
         },
+        team=team,
     )

@@ -186,6 +186,7 @@ def test_thread_context_names_people_instead_of_their_ids(app: AppUnderTest, sla
 def test_thread_context_keeps_the_id_when_slack_cannot_name(app: AppUnderTest, slack_server: SlackServer,
                                                             codegen_api: CodegenServer) -> None:
     root = slack_server.post_as_user(GENERAL, BOB, "checkout fails with a 500 since this morning")
+    assert "/codegen" in app.command("help").text  # Alice's own account is checked (and kept) first
     slack_server.fail_next("users.info", "user_not_found")
     app.event(mention(slack_server, "please investigate", thread_ts=root))
     run_id = wait_for(codegen_api.runs, what="run")[0]["id"]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from bot.scopes import BOT_SCOPES
 if TYPE_CHECKING:
     from tests.servers.socket_mode_server import SocketModeServer
 
+WORKSPACE = "T0TEST"  # the team id of the workspace the app is installed in
 MAX_TEXT_CHARS = 40_000
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -232,6 +233,10 @@ class _User:
     display_name: str
     is_bot: bool
     tz: str
+    team_id: str
+    guest: str | None = None  # "multi" (is_restricted) or "single" (is_ultra_restricted)
+    stranger: bool = False
+    enterprise_id: str | None = None
 
 
 class SlackServer:
@@ -246,7 +251,7 @@ class SlackServer:
         bot_user_id: str = "UBOT",
         bot_id: str = "B0BOT",
         app_id: str = "A0APP",
-        team_id: str = "T0TEST",
+        team_id: str = WORKSPACE,
         team_domain: str = "codegen-test",
         scopes: frozenset[str] | set[str] = BOT_SCOPES,
     ) -> None:
@@ -356,10 +361,24 @@ class SlackServer:
         display_name: str | None = None,
         is_bot: bool = False,
         tz: str = "America/Los_Angeles",
+        team_id: str | None = None,
+        guest: Literal["multi", "single"] | None = None,
+        stranger: bool = False,
+        enterprise_id: str | None = None,
     ) -> None:
-        """Register a workspace member that users.info knows."""
+        """Register a member that users.info knows: of this workspace, or with `team_id` of another
+        one (a Slack Connect partner's member; `stranger` when they share no channel with the
+        workspace's members), a multi- or single-channel `guest`, in the Grid org `enterprise_id`."""
         with self._lock:
-            self._users[id] = _User(id, name, real_name or name, display_name or name, is_bot, tz)
+            self._users[id] = _User(
+                id, name, real_name or name, display_name or name, is_bot, tz, team_id or self.team_id,
+                guest, stranger, enterprise_id,
+            )  # fmt: skip
+
+    def team_of(self, user: str) -> str:
+        """The team a member belongs to (this workspace's for one users.info does not know)."""
+        known = self._users.get(user)
+        return known.team_id if known else self.team_id
 
     def add_channel(
         self,
@@ -378,11 +397,18 @@ class SlackServer:
             self._channels[id] = _Channel(id, name, set(members), archived, bot_member, is_private)
 
     def update_channel(
-        self, id: str, *, archived: bool | None = None, bot_member: bool | None = None
+        self,
+        id: str,
+        *,
+        archived: bool | None = None,
+        bot_member: bool | None = None,
+        joined: tuple[str, ...] = (),
     ) -> None:
-        """Archive/unarchive a channel or add/remove the bot, e.g. in the middle of a run."""
+        """Archive/unarchive a channel, add/remove the bot, e.g. in the middle of a run, or have the
+        members `joined` join it (such as another company's, once it is shared over Slack Connect)."""
         with self._lock:
             channel = self._channels[id]
+            channel.members.update(joined)
             if archived is not None:
                 channel.archived = archived
             if bot_member is not None:
@@ -695,8 +721,11 @@ class SlackServer:
 
     def _render(self, message: _Message, *, with_metadata: bool) -> dict[str, Any]:
         """A message as the Web API returns it."""
+        team = self.team_of(message.user) if message.user and not message.bot_id else self.team_id
         out: dict[str, Any] = {"type": "message", "ts": message.ts, "user": message.user,
-                               "text": message.text, "team": self.team_id}
+                               "text": message.text, "team": team}
+        if not message.bot_id:
+            out["user_team"] = team
         if message.bot_id:
             out.update(bot_id=message.bot_id, app_id=self.app_id)
         optional = {"subtype": message.subtype, "thread_ts": message.thread_ts,
@@ -914,14 +943,21 @@ class SlackServer:
         if user is None:
             raise SlackError("user_not_found")
         offset = ZoneInfo(user.tz).utcoffset(datetime.fromtimestamp(self.clock.now(), UTC))
-        return {"user": {
-            "id": user.id, "team_id": self.team_id, "name": user.name, "real_name": user.real_name,
+        record: dict[str, Any] = {
+            "id": user.id, "team_id": user.team_id, "name": user.name, "real_name": user.real_name,
             "deleted": False, "is_bot": user.is_bot, "tz": user.tz,
+            "is_restricted": user.guest is not None, "is_ultra_restricted": user.guest == "single",
             "tz_offset": int(offset.total_seconds()) if offset else 0,
             "profile": {"display_name": user.display_name, "real_name": user.real_name,
                         "display_name_normalized": user.display_name,
                         "real_name_normalized": user.real_name},
-        }}
+        }
+        if user.stranger:
+            record["is_stranger"] = True
+        if user.enterprise_id:
+            record["enterprise_user"] = {"id": user.id, "enterprise_id": user.enterprise_id,
+                                         "is_admin": False, "is_owner": False, "teams": [user.team_id]}
+        return {"user": record}
 
     def _exchange_trigger(self, params: dict[str, Any]) -> None:
         trigger = str(params.get("trigger_id") or params.get("interactivity_pointer") or "")

@@ -1,0 +1,106 @@
+"""Who is an outsider and who is a guest, from what Slack says about a person: pure decisions.
+
+An outsider's user or team differs from the app's workspace (or its Enterprise Grid organization):
+a Slack Connect partner's member, seen in events as `user_team`/`team`, in interactive payloads as
+`user.team_id`, and in users.info as `team_id`, `is_stranger` and `enterprise_user`. A guest is a
+single- or multi-channel guest: users.info's `is_ultra_restricted` / `is_restricted`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+OUTSIDER = (
+    "Sorry, the Codegen bot here only takes requests from members of this workspace. "
+    "Ask someone on the team to run it for you, or a workspace admin to allow your organization."
+)
+GUEST = (
+    "Sorry, guests can't use the Codegen bot in this workspace. "
+    "Ask a full member of the team to run it for you, or a workspace admin to allow guests."
+)
+UNCHECKED = (
+    "Sorry, I couldn't check your Slack account just now, so I didn't act on that. "
+    "Please try again in a minute."
+)
+
+
+@dataclass(frozen=True)
+class Home:
+    """The app's own workspace (auth.test's `team_id`) and Enterprise Grid org (`enterprise_id`)."""
+
+    team_id: str | None
+    enterprise_id: str | None = None
+
+    def includes(self, team: str | None) -> bool:
+        """Whether `team` (a workspace or org id) is this workspace or its org."""
+        return bool(team) and team in (self.team_id, self.enterprise_id)
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """What the settings allow beyond the workspace's full members."""
+
+    allow_guests: bool = False
+    allowed_teams: frozenset[str] = frozenset()
+
+    def trusts(self, home: Home, team: str | None) -> bool:
+        """Whether a member of `team` counts as one of ours: the workspace, its org, or an allowed team."""
+        return home.includes(team) or (bool(team) and team in self.allowed_teams)
+
+
+def payload_team(body: Mapping[str, Any]) -> str | None:
+    """The team the person behind a request belongs to, when the payload says: an event's `user_team`
+    (else its `team`), an interactive payload's `user.team_id`; None for slash commands and others."""
+    event = body.get("event")
+    if isinstance(event, Mapping):
+        return event.get("user_team") or event.get("team") or None
+    user = body.get("user")
+    if isinstance(user, Mapping):
+        return user.get("team_id") or None
+    return None
+
+
+def settled_by_payload(rules: AccessRules, home: Home, team: str | None) -> str | None:
+    """The refusal the payload alone settles (OUTSIDER for a team not trusted), else None."""
+    if team and not rules.trusts(home, team):
+        return OUTSIDER
+    return None
+
+
+def needs_record(rules: AccessRules, home: Home, team: str | None) -> bool:
+    """Whether users.info must be asked: always, unless guests are allowed and the payload already
+    places the person in the workspace."""
+    return not (rules.allow_guests and home.includes(team))
+
+
+def member_refusal(rules: AccessRules, home: Home, record: Mapping[str, Any] | None) -> str | None:
+    """The refusal for a users.info record: OUTSIDER for a stranger or a member of an untrusted team
+    (outside the org; an allowed team id may also name another Grid org, `E…`), GUEST for a guest
+    unless guests are allowed, UNCHECKED when there is no record."""
+    if record is None:
+        return UNCHECKED
+    team = record.get("team_id")
+    enterprise = (record.get("enterprise_user") or {}).get("enterprise_id")
+    in_org = home.enterprise_id is not None and enterprise == home.enterprise_id
+    allowed_org = bool(enterprise) and enterprise in rules.allowed_teams
+    if record.get("is_stranger") and not (rules.trusts(home, team) or allowed_org):
+        return OUTSIDER
+    if not (in_org or allowed_org or rules.trusts(home, team)):
+        return OUTSIDER
+    if (record.get("is_restricted") or record.get("is_ultra_restricted")) and not rules.allow_guests:
+        return GUEST
+    return None
+
+
+def is_outsider_message(message: Mapping[str, Any], trusted: frozenset[str]) -> bool:
+    """Whether a message from conversations.replies was written by someone outside `trusted` teams
+    (its `user_team`, else `team`); messages without a team (bots, old ones) count as ours."""
+    team = message_team(message)
+    return bool(team) and bool(trusted) and team not in trusted
+
+
+def message_team(message: Mapping[str, Any]) -> str | None:
+    """The author's team of a message object, when Slack names it."""
+    return message.get("user_team") or message.get("team") or None
