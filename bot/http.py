@@ -216,6 +216,9 @@ class HttpServer:
         self._closing = True
         # The loop's own thread closes everything (listener, keep-alive connections, trigger), woken at
         # once by the trigger, so closing never waits for the loop's timeout.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))  # type: ignore[union-attr]
+        try:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))  # type: ignore[union-attr]
+        except OSError:  # the trigger is closed: the loop has ended already, so close what is left here
+            wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
         self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]  # lets requests in flight finish
         self._thread.join(5)
