@@ -28,6 +28,8 @@ ACTING_PAYLOADS = frozenset(
     {"block_actions", "view_submission", "message_action", "shortcut", "block_suggestion"}
 )
 
+ACK_WAIT_SECONDS = 1.0  # of Slack's 3 s to answer, what a member lookup may wait for room in its limit
+
 
 def refusal(
     context: BoltContext, allowed_users: frozenset[str], allowed_channels: frozenset[str]
@@ -92,7 +94,7 @@ def _membership(
     settled = settled_by_payload(rules, home, team)
     if settled or not needs_record(rules, home, team) or ctx.members is None or not context.user_id:
         return settled
-    return member_refusal(rules, home, ctx.members.member(context.user_id))
+    return member_refusal(rules, home, ctx.members.member(context.user_id, max_wait=ACK_WAIT_SECONDS))
 
 
 def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, text: str) -> BoltResponse:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from slack_sdk import WebClient
 
+from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.user_names import MISS_TTL_SECONDS, NAME_TTL_SECONDS, UserNames, display_name
 from tests.fakeclock import FakeClock
@@ -95,3 +96,17 @@ def test_worker_threads_can_share_one_instance(slack_server: SlackServer) -> Non
     assert found == ["alice", "bob"] * 50
     asked = slack_server.count("users.info")
     assert names.name(ALICE) == "alice" and slack_server.count("users.info") == asked
+
+
+def test_a_lookup_that_must_answer_soon_does_not_wait_for_a_full_limit(slack_server: SlackServer) -> None:
+    clock = FakeClock()
+    slack = SlackOut(make_web_client(slack_server.bot_token, slack_server.api_url), limits=SlackLimits(clock))
+    limiter = slack.limits.limiter("users.info")
+    assert limiter is not None
+    while limiter.try_acquire():  # a burst of new people used up the minute's users.info calls
+        pass
+    names = UserNames(slack, clock)
+    assert names.member(BOB, max_wait=1.0) is None  # refused at once, not after most of a minute
+    assert slack_server.count("users.info") == 0
+    clock.advance(61)
+    assert names.member(BOB, max_wait=1.0) is not None  # the window passed: Slack is asked
