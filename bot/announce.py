@@ -61,14 +61,15 @@ class Announcer:
         wait = self._slack.limits.wait_time(POST, run.channel)
         if wait > 0:  # this channel's posts are used up for now; other channels go on
             return Defer(wait, POST_RESOURCE + run.channel)
+        notify = self._store.channel_settings(run.channel).notify
         try:
-            self._post(run, finish, begun=state.begun)
+            self._post(run, finish, begun=state.begun, notify=notify)
         except SlackApiError as exc:
             if not is_gone(exc):
                 raise
             self._thread_gone(run, slack_error(exc))
             return None
-        self._dm_requester(run, finish)
+        self._dm_requester(run, finish, dm=notify == "dm")
         self._store.mark_announced(run.run_id, finish, self._clock.now())
         self._on_announced(self._clock.now() - (run.finished_at or self._clock.now()))
         log.info("run %s announced (%s)", run.run_id, run.status)
@@ -81,7 +82,7 @@ class Announcer:
             return None
         return {"user": run.requester, "channel": run.channel, "run_id": run.run_id, "text": reason}
 
-    def _post(self, run: RunRecord, finish: int, *, begun: bool) -> None:
+    def _post(self, run: RunRecord, finish: int, *, begun: bool, notify: str) -> None:
         messages = result_messages(run)
         for message in messages:
             if message.metadata:
@@ -95,18 +96,17 @@ class Announcer:
             }
         else:
             self._store.begin_announcement(run.run_id)
-        broadcast_first = self._store.channel_settings(run.channel).notify == "channel"
+        broadcast_first = notify == "channel"
         for message in messages:
             part = int((message.metadata or {}).get("event_payload", {}).get("part", -1))
             if part not in posted:
                 broadcast = broadcast_first and part == 1
                 self._slack.post(run.channel, message, thread_ts=run.thread_ts, broadcast=broadcast)
 
-    def _dm_requester(self, run: RunRecord, finish: int) -> None:
+    def _dm_requester(self, run: RunRecord, finish: int, *, dm: bool) -> None:
         """DM the requester about a run started in a channel if the channel or they asked for it (once)."""
         if run.channel.startswith("D") or self._store.finish_dm_sent(run.run_id, finish):
             return
-        dm = self._store.channel_settings(run.channel).notify == "dm"
         if dm or self._store.user_prefs(run.requester).dm_on_finish:
             try:
                 self._slack.direct_message(run.requester, finished_dm(run))

@@ -14,9 +14,8 @@ import math
 
 from slack_sdk.errors import SlackApiError
 
-from bot.creates import CreateDeps
+from bot.creates import CreateDeps, post_status_message
 from bot.jobs import Again, JobKind, Outcome
-from bot.once import STATUS_MESSAGE_STEP, post_for_request
 from bot.render.messages import queued_message
 from bot.slack_errors import slack_error
 from bot.slack_limits import EDIT, METHOD_LIMITS
@@ -71,14 +70,7 @@ class CreateQueue:
         return len(found) < NOTICES_PER_TURN
 
     def _post(self, request: Request, position: int) -> None:
-        message = queued_message(request, position, self._eta(position))
-        if not request.thread_ts and request.channel.startswith("C"):
-            self.d.slack.join(request.channel)  # a slash command: replies in its thread must reach us
-        ts = post_for_request(
-            self.d.store, self.d.slack, request, STATUS_MESSAGE_STEP, message,
-            thread_ts=request.thread_ts or None, match={"request_id": request.id},
-        )  # fmt: skip
-        self.d.store.update_request(request.id, status_ts=ts, thread_ts=request.thread_ts or ts)
+        post_status_message(self.d, request, queued_message(request, position, self._eta(position)))
 
     def _refresh_positions(self) -> float | None:
         """Edit the queued messages whose position moved, front first, within the edit budget; returns

@@ -19,7 +19,7 @@ from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
-from bot.render.messages import starting_message
+from bot.render.messages import SlackMessage, starting_message
 from bot.replies import requester_notice
 from bot.repos import RepoDirectory, UnknownRepository
 from bot.slack_errors import UNREACHABLE_CHANNEL, is_gone, slack_error
@@ -78,6 +78,19 @@ def create_kind(deps: CreateDeps, on_started: Callable[[], None]) -> JobKind:
             in_status_message=True,
         ),
     )
+
+
+def post_status_message(deps: CreateDeps, request: Request, message: SlackMessage) -> None:
+    """Post a request's status message once, even across a crash (found again by its metadata), and
+    store its ts; for a slash command that message roots the thread, and the bot first joins a public
+    channel it is not in, so that replies in that thread reach it."""
+    if not request.thread_ts and request.channel.startswith("C"):
+        deps.slack.join(request.channel)
+    ts = post_for_request(
+        deps.store, deps.slack, request, STATUS_MESSAGE_STEP, message,
+        thread_ts=request.thread_ts or None, match={"request_id": request.id},
+    )  # fmt: skip
+    deps.store.update_request(request.id, status_ts=ts, thread_ts=request.thread_ts or ts)
 
 
 class CreateJob:
@@ -157,18 +170,7 @@ class CreateJob:
         slash command that message roots the thread."""
         if request.status_ts:
             return request
-        if not request.thread_ts and request.channel.startswith("C"):
-            self.d.slack.join(request.channel)  # a slash command: replies in its thread must reach us
-        ts = post_for_request(
-            self.d.store,
-            self.d.slack,
-            request,
-            STATUS_MESSAGE_STEP,
-            starting_message(request),
-            thread_ts=request.thread_ts or None,
-            match={"request_id": request.id},
-        )
-        self.d.store.update_request(request.id, status_ts=ts, thread_ts=request.thread_ts or ts)
+        post_status_message(self.d, request, starting_message(request))
         return self.d.store.get_request(request.id) or request
 
     def _prompt(self, request: Request) -> str:

@@ -104,6 +104,12 @@ def arm(
         )
 
 
+def add_step(db: sqlite_utils.Database, request_id: int, step: str) -> bool:
+    """Note `step` of a request inside the caller's transaction; False when it was noted before."""
+    cur = db.execute("INSERT OR IGNORE INTO steps (request_id, step) VALUES (?, ?)", (request_id, step))
+    return cur.rowcount == 1
+
+
 class JobStore(StoreBase):
     """Claiming due jobs with a lease, recording their outcomes, and what operators look at."""
 
@@ -280,10 +286,7 @@ class JobStore(StoreBase):
         """Note durably that `step` of a request is about to happen; True when it was noted before, so
         that an earlier attempt may have done it and the caller should look before doing it again."""
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO steps (request_id, step) VALUES (?, ?)", (request_id, step)
-            )
-            return cur.rowcount != 1
+            return not add_step(db, request_id, step)
 
     def forget_step(self, request_id: int, step: str) -> None:
         """`step` surely did not happen (its call was refused), so the next attempt need not look."""

@@ -86,8 +86,6 @@ class Request:
     images: tuple[str, ...] = ()
     run_id: int | None = None
     state: RequestState = "pending"
-    attempts: int = 0
-    next_attempt_at: float = 0.0
     status_ts: str | None = None
     error: str | None = None
     created_at: float = 0.0

@@ -65,10 +65,10 @@ class RequestStore(StoreBase):
                     raise CapReached(hourly_cap)
             cur = db.execute(
                 "INSERT OR IGNORE INTO requests (key, kind, channel, thread_ts, user, prompt,"
-                " options, images, run_id, state, attempts, next_attempt_at, status_ts, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                " options, images, run_id, state, status_ts, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, kind, channel, thread_ts, user, prompt, json.dumps(options or {}),
-                 json.dumps(images or []), run_id, state, now, status_ts, now),
+                 json.dumps(images or []), run_id, state, status_ts, now),
             )  # fmt: skip
             if cur.rowcount != 1:
                 return None

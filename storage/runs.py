@@ -17,6 +17,7 @@ from storage.job_kinds import (
     arm_watching,
     wake_requests,
 )
+from storage.jobs import add_step
 from storage.records import PullRequest, Request, RunRecord, StatusCheck, WatchedRun
 from storage.rows import request_from_row, run_from_row
 
@@ -147,9 +148,7 @@ class RunStore(StoreBase):
         given) gets its "resumed" step noted in the same transaction."""
         with self._tx() as db:
             if request_id is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO steps (request_id, step) VALUES (?, ?)", (request_id, RESUMED_STEP)
-                )
+                add_step(db, request_id, RESUMED_STEP)
             arm_watching(db, run_id, now=now)
             arm_card(db, run_id, now=now)
             db["runs"].update(
