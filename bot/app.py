@@ -22,6 +22,7 @@ from bot.housekeeping import housekeeping_kind
 from bot.images import images_kind
 from bot.jobs import JobKind, Runner
 from bot.loop import Worker
+from bot.membership import requester_check
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
@@ -103,9 +104,11 @@ class Bot:
 
     def _job_kinds(self, settings: Settings) -> list[JobKind]:
         """Every kind of job this bot runs, with its handler."""
+        check = requester_check(settings.access_rules, self.slack.workspace, self.members)
         create = CreateDeps(
             store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
             clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
+            check_requester=check,
         )  # fmt: skip
         refill_create_limiter(self.store, self.limits, self.clock.now())
         token = settings.slack_bot_token.get_secret_value()
@@ -119,7 +122,7 @@ class Bot:
             resume_kind(
                 ResumeDeps(
                     store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock,
-                    members=self.members,
+                    members=self.members, check_requester=check,
                 ),
                 on_resumed=self._wake_watcher,
             ),

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
+from bot.membership import requester_outcome
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
@@ -54,6 +55,7 @@ class CreateDeps:
     clock: Clock
     outsiders: Callable[[], OutsiderContext] | None = None  # how thread context treats outsiders
     members: UserNames | None = None  # users.info records shared with the rest of the bot
+    check_requester: Callable[[str], str | None] | None = None  # outsiders and guests (bot.membership)
 
 
 def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
@@ -108,6 +110,9 @@ class CreateJob:
         request = self.d.store.get_request(job.request_id)
         if request is None or request.state != "pending":
             return None
+        refused = requester_outcome(self.d.check_requester, request.user)
+        if refused is not None:
+            return refused
         try:
             repo_id = (
                 self.d.repos.resolve(request.options["repo"]).id if request.options.get("repo") else None

@@ -1,4 +1,4 @@
-"""Who is an outsider and who is a guest, from what Slack says about a person: pure decisions.
+"""Who is an outsider and who is a guest, from what Slack says about a person: decisions.
 
 An outsider's user or team differs from the app's workspace (or its Enterprise Grid organization):
 a Slack Connect partner's member, seen in events as `user_team`/`team`, in interactive payloads as
@@ -8,9 +8,12 @@ single- or multi-channel guest: users.info's `is_ultra_restricted` / `is_restric
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from bot.jobs import Dead, Defer, Outcome, Retry
+from bot.user_names import LookupDeferred, UserNames
 
 OUTSIDER = (
     "Sorry, the Codegen bot here only takes requests from members of this workspace. "
@@ -104,3 +107,32 @@ def is_outsider_message(message: Mapping[str, Any], trusted: frozenset[str]) -> 
 def message_team(message: Mapping[str, Any]) -> str | None:
     """The author's team of a message object, when Slack names it."""
     return message.get("user_team") or message.get("team") or None
+
+
+def requester_check(
+    rules: AccessRules, workspace: Callable[[], tuple[str | None, str | None]], members: UserNames
+) -> Callable[[str], str | None]:
+    """The check a create or resume job makes before it acts for `user`: OUTSIDER, GUEST or UNCHECKED
+    (Slack did not say), else None. The request may have been recorded without it, when there was no
+    time to ask Slack before the ack. Raises LookupDeferred while users.info's limit is full."""
+
+    def check(user: str) -> str | None:
+        record = members.member(user, max_wait=0.0)
+        return member_refusal(rules, Home(*workspace()), record)
+
+    return check
+
+
+def requester_outcome(check: Callable[[str], str | None] | None, user: str) -> Outcome | None:
+    """What a job does when `check` (see `requester_check`) has its say on `user`: None to go on;
+    dead with the refusal for an outsider or guest; deferred while Slack cannot be asked yet; retried
+    when Slack did not say."""
+    if check is None:
+        return None
+    try:
+        refusal = check(user)
+    except LookupDeferred as exc:
+        return Defer(exc.seconds)
+    if refusal == UNCHECKED:
+        return Retry(f"Slack did not say who {user} is")
+    return Dead(refusal) if refusal else None

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RunLog, RunNotResumable
 from bot.jobs import Again, Dead, JobKind, Outcome, RetryPolicy
+from bot.membership import requester_outcome
 from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage
 from bot.replies import requester_notice
@@ -64,6 +65,7 @@ class ResumeDeps:
     slack: SlackOut
     clock: Clock
     members: UserNames | None = None  # users.info records shared with the rest of the bot
+    check_requester: Callable[[str], str | None] | None = None  # outsiders and guests (bot.membership)
 
 
 def resume_kind(deps: ResumeDeps, on_resumed: Callable[[], None]) -> JobKind:
@@ -87,6 +89,9 @@ class ResumeJob:
         request = self.d.store.get_request(job.request_id or 0)
         if request is None or request.state != "pending":
             return None
+        refused = requester_outcome(self.d.check_requester, request.user)
+        if refused is not None:
+            return refused
         try:
             waiting = self._advance(request)
         except CodegenUnavailable:

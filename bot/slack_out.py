@@ -96,7 +96,7 @@ class SlackOut:
         self._on_call = on_call or (lambda method, outcome: None)
         self._dm_channels: dict[str, str] = {}  # user → their DM with the bot
         self._joined: set[str] = set()  # public channels joined by this process
-        self._home: frozenset[str] | None = None  # auth.test's team_id and enterprise_id
+        self._home: tuple[str | None, str | None] | None = None  # auth.test's team_id and enterprise_id
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         limiter = self.limits.limiter(method, params.get("channel"))
@@ -265,12 +265,16 @@ class SlackOut:
         """Who the bot token belongs to (auth.test); a refused token is noted in `health` as by any call."""
         return self._call("auth.test")
 
-    def home_teams(self) -> frozenset[str]:
-        """The ids of the bot's own workspace and, on Enterprise Grid, its org (auth.test, asked once)."""
+    def workspace(self) -> tuple[str | None, str | None]:
+        """The bot's own workspace id and, on Enterprise Grid, its org's (auth.test, asked once)."""
         if self._home is None:
             found = self.auth_test()
-            self._home = frozenset(str(found[key]) for key in ("team_id", "enterprise_id") if found.get(key))
+            self._home = (found.get("team_id") or None, found.get("enterprise_id") or None)
         return self._home
+
+    def home_teams(self) -> frozenset[str]:
+        """The ids of the bot's own workspace and, on Enterprise Grid, its org."""
+        return frozenset(team for team in self.workspace() if team)
 
     def user_info(self, user: str) -> dict[str, Any]:
         """Slack's record of a workspace member (users.info): name, real_name, profile, is_bot, …"""

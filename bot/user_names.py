@@ -42,6 +42,14 @@ def display_name(user: Mapping[str, Any]) -> str | None:
 USERS_INFO = "users.info"
 
 
+class LookupDeferred(Exception):
+    """users.info's limit has no room within the caller's `max_wait`; `seconds` until it may."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"users.info's limit is full for {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class UserNames:
     """Maps Slack user ids to member records and names, cached in memory (at most `max_names`, each for
     `ttl` seconds; a failed lookup for `miss_ttl`); thread-safe, and never raises for a Slack failure:
@@ -74,8 +82,8 @@ class UserNames:
     def member(self, user_id: str, *, max_wait: float | None = None) -> dict[str, Any] | None:
         """users.info's `user` record for `user_id` (team_id, is_restricted, is_stranger, profile, …),
         or None when Slack did not give it (unknown member, error, or no answer). With `max_wait`
-        (seconds), None too when users.info's limit (Tier 4) has no room within that time: a caller
-        answering Slack within its 3 s cannot wait for a minute's window to pass."""
+        (seconds), raises LookupDeferred when users.info's limit (Tier 4) has no room within that
+        time: a caller answering Slack within its 3 s cannot wait for a minute's window to pass."""
         now = self._clock.now()
         with self._lock:
             cached = self._members.get(user_id)
@@ -83,9 +91,8 @@ class UserNames:
                 return cached[0]
             if now < self._quiet_until:
                 return None
-        if max_wait is not None and self._slack.limits.wait_time(USERS_INFO) > max_wait:
-            log.warning("no record of %s yet: users.info's limit is full; not waiting for it", user_id)
-            return None
+        if max_wait is not None and (wait := self._slack.limits.wait_time(USERS_INFO)) > max_wait:
+            raise LookupDeferred(wait)
         record, ttl = self._look_up(user_id)  # outside the lock: one slow call must not hold up the others
         with self._lock:
             self._members[user_id] = (record, self._clock.now() + ttl)

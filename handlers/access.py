@@ -4,6 +4,7 @@ outside the allow lists, outsiders (Slack Connect) and guests (see bot.membershi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,11 @@ from bot.membership import (
     settled_by_payload,
 )
 from bot.render.messages import error_text
+from bot.user_names import LookupDeferred
 from handlers.context import HandlerContext
 from handlers.events import follow_up_target, is_human_message
+
+log = logging.getLogger("codegen_slack.handlers")
 
 NOT_ALLOWED_USER = "You're not on the list of people who may use the Codegen bot here. Ask a workspace admin."
 NOT_ALLOWED_CHANNEL = "The Codegen bot isn't enabled in this channel. Ask a workspace admin, or DM the bot."
@@ -94,7 +98,12 @@ def _membership(
     settled = settled_by_payload(rules, home, team)
     if settled or not needs_record(rules, home, team) or ctx.members is None or not context.user_id:
         return settled
-    return member_refusal(rules, home, ctx.members.member(context.user_id, max_wait=ACK_WAIT_SECONDS))
+    try:
+        record = ctx.members.member(context.user_id, max_wait=ACK_WAIT_SECONDS)
+    except LookupDeferred:  # no time to ask Slack now: the create or resume job asks before it acts
+        log.info("%s is checked when their request's job runs (users.info's limit is full)", context.user_id)
+        return None
+    return member_refusal(rules, home, record)
 
 
 def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, text: str) -> BoltResponse:

@@ -10,6 +10,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.membership import AccessRules, Home, member_refusal
+from storage.records import JobStatus
 from tests.harness import AppUnderTest, wait_for
 from tests.interactions import click, message_shortcut, submit
 from tests.servers.codegen_server import CodegenServer
@@ -204,3 +205,34 @@ def test_members_of_the_grid_org_are_ours_and_others_are_not() -> None:
     assert OUTSIDER_REFUSAL in str(member_refusal(rules, home, stranger))
     assert member_refusal(AccessRules(allowed_teams=frozenset({PARTNER_TEAM})), home, stranger) is None
     assert "try again" in str(member_refusal(rules, home, None))  # Slack did not say: refused, for now
+
+
+def test_with_no_time_to_ask_slack_a_guests_command_is_checked_before_its_run_starts(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    slack_server.add_user(GUEST, "gus", guest="single")
+    limiter = app.bot.slack.limits.limiter("users.info")
+    assert limiter is not None
+    limiter.penalize(2.0)  # a burst of new people has used up users.info for now
+    reply = app.command("deploy to production", user=GUEST)
+    assert GUEST_REFUSAL not in reply.text  # recorded, not refused: there was no time to ask Slack
+    def told() -> bool:  # privately: the guest is not in #general, so by DM
+        return any(
+            GUEST_REFUSAL in str(call.params.get("text")) and call.ok
+            for call in slack_server.calls
+            if call.method in ("chat.postEphemeral", "chat.postMessage")
+        )
+
+    wait_for(told, what="the guest told, once the create job could ask Slack")
+    assert codegen_api.runs() == []
+    assert app.bot.store.jobs_in((JobStatus.RETRYING,)) == []
+
+
+def test_with_no_time_to_ask_slack_a_members_command_still_starts_its_run(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    limiter = app.bot.slack.limits.limiter("users.info")
+    assert limiter is not None
+    limiter.penalize(2.0)
+    assert app.command("fix the flaky login test", user=BOB).text in ("", "{}")
+    wait_for(codegen_api.runs, timeout=15, what="Bob's run, once Slack could be asked")

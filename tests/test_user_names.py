@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
-from bot.user_names import MISS_TTL_SECONDS, NAME_TTL_SECONDS, UserNames, display_name
+from bot.user_names import MISS_TTL_SECONDS, NAME_TTL_SECONDS, LookupDeferred, UserNames, display_name
 from tests.fakeclock import FakeClock
 from tests.servers.slack_fixtures import ALICE, BOB
 from tests.servers.slack_server import SlackServer
@@ -106,7 +106,8 @@ def test_a_lookup_that_must_answer_soon_does_not_wait_for_a_full_limit(slack_ser
     while limiter.try_acquire():  # a burst of new people used up the minute's users.info calls
         pass
     names = UserNames(slack, clock)
-    assert names.member(BOB, max_wait=1.0) is None  # refused at once, not after most of a minute
+    with pytest.raises(LookupDeferred):  # said at once, not after most of a minute
+        names.member(BOB, max_wait=1.0)
     assert slack_server.count("users.info") == 0
     clock.advance(61)
     assert names.member(BOB, max_wait=1.0) is not None  # the window passed: Slack is asked
