@@ -4,9 +4,7 @@ apply). Exit status 0 when nothing failed, 1 otherwise."""
 
 from __future__ import annotations
 
-import os
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +15,10 @@ from bot.codegen.errors import AccessDenied
 from bot.config import WHERE_TO_GET, Settings
 from bot.scopes import BOT_SCOPES, missing_scopes
 from bot.slack_out import make_web_client
-from storage.schema import MIGRATIONS
+from storage.database import StorageError
+from storage.dialect import describe_database, no_database_at
+from storage.probe import probe
+from storage.schema import LATEST_VERSION
 
 MARKS = {True: "✓", False: "✗", None: "-"}
 SIGNING_SECRET_FORMAT = re.compile(r"[0-9a-f]{32}")
@@ -123,30 +124,25 @@ def _socket_mode(settings: Settings) -> Iterator[Outcome]:
 
 def _database(settings: Settings) -> Iterator[Outcome]:
     """Reachable, writable, and of a schema version this code knows; nothing is changed."""
-    path, known = settings.codegen_slack_db, len(MIGRATIONS)
-    if not os.path.exists(path):
+    target, known = settings.codegen_slack_db, LATEST_VERSION
+    path = describe_database(target)
+    if no_database_at(target):
         yield Outcome(True, f"Database {path}: not created yet; serve creates it (its folder is writable)")
         return
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > known:
-            yield Outcome(
-                False,
-                f"Database {path}: schema version {version} is from a newer codegen-slack (this one knows "
-                f"up to {known}) — run the newer version, or restore a backup made before the upgrade",
-            )
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f"PRAGMA user_version = {version}")  # a write, rolled back
-        conn.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        yield Outcome(False, f"Database {path}: {exc} — " + _fix("CODEGEN_SLACK_DB"))
+        version = probe(target)
+    except StorageError as exc:
+        yield Outcome(False, f"Database {exc} — " + _fix("CODEGEN_SLACK_DB"))
         return
-    finally:
-        conn.close()
-    upgrade = "" if version == known else f"; serve upgrades it to {known}"
-    yield Outcome(True, f"Database {path}: writable, schema version {version}{upgrade}")
+    if version > known:
+        yield Outcome(
+            False,
+            f"Database {path}: schema version {version} is from a newer codegen-slack (this one knows "
+            f"up to {known}) — run the newer version, or restore a backup made before the upgrade",
+        )
+        return
+    upgrade = "" if version == known else f"; serve {'creates its tables' if version == 0 else 'upgrades it'}"
+    yield Outcome(True, f"Database {path}: reachable and writable, schema version {version}{upgrade}")
 
 
 def _signing_secret(settings: Settings) -> Iterator[Outcome]:

@@ -13,11 +13,13 @@ import tempfile
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import psycopg
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.membership import AccessRules
+from storage.dialect import describe_database, is_postgresql_url
 
 SLACK_APP_SETTINGS = "your app at api.slack.com/apps"
 # Where a new user finds each value; every message about a bad setting ends with its line.
@@ -186,10 +188,17 @@ class Settings(BaseSettings):
 
 
 def database_path_problem(path: str) -> str | None:
-    """Why the bot could not keep its SQLite database at `path` (None when it can): the folder is
+    """Why the bot could not keep its database at `path` (None when it can): a PostgreSQL URL that
+    cannot be parsed (whether the server answers is `codegen-slack check`'s job); for SQLite, the folder is
     missing, not a folder, or not writable (SQLite writes its -wal and -shm files next to the
     database), or the file exists but cannot be written. Tried for real, not from permission bits."""
     if path == ":memory:":
+        return None
+    if is_postgresql_url(path):
+        try:
+            psycopg.conninfo.conninfo_to_dict(path)
+        except psycopg.ProgrammingError:
+            return "this PostgreSQL URL cannot be read; the form is postgresql://user:password@host:5432/dbname"
         return None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -240,6 +249,8 @@ def _describe(err: Any) -> str:
     else:
         message = str(err["msg"]).removeprefix("Value error, ").replace("Input should be", "it should be")
         value = err["input"]
+        if name == "CODEGEN_SLACK_DB" and isinstance(value, str):
+            value = describe_database(value)  # a PostgreSQL URL may carry a password
         shown = f" ({value!r})" if isinstance(value, str) and name not in SECRET_SETTINGS else ""
         problem = f"is invalid{shown}: {message}"
     hint = WHERE_TO_GET.get(name, "see the Settings table in the README")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
+from storage.dialect import no_database_at
 from storage.records import Job, JobStatus
 from storage.store import StorageError, Store
 
@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace, db_path: str) -> int:
     """List or retry; prints what it did. 0 on success, 1 when the job is not dead or retrying, 2
     when there is no database at `db_path` or it cannot be opened."""
-    if not os.path.exists(db_path):
+    if no_database_at(db_path):
         print(f"There is no database at {db_path}: check CODEGEN_SLACK_DB (where `serve` keeps its data).")
         return 2
     try:

@@ -1,5 +1,6 @@
-"""The SQLite file under the store: opening it, serialised write transactions, reads, and what every part
-of the store shares (the error it raises, the steps noted on a request)."""
+"""The database under the store: a SQLite file or a PostgreSQL server, opened, migrated, and used
+through serialised write transactions and reads; and what every part of the store shares (the error
+it raises, the steps noted on a request)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import sqlite_utils
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
-from storage.schema import SchemaTooNew, migrate
+from storage.dialect import POSTGRESQL, SQLITE, Dialect, describe_database, is_postgresql_url
+from storage.schema import SchemaTooNew, migrate, write_version
+from storage.tx import PgTx, SqliteTx, Tx
 
 RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its prompt
+# The key of the PostgreSQL advisory lock that write transactions hold: it gives every write what
+# SQLite's BEGIN IMMEDIATE gives, one at a time, so storage code that reads before it writes (the
+# hourly cap, insert-once keys, claiming a job) is correct on both backends without two versions.
+WRITE_LOCK = 0x636F_6465_6765_6E  # "codegen"
+POOL_MAX = 10  # connections per process; PostgreSQL's default max_connections (100) fits 9 replicas
 
 
 class StorageError(Exception):
-    """The database could not be written (disk full, locked, unreadable); nothing was half-written."""
+    """The database could not be written or read (disk full, locked, unreachable); nothing was
+    half-written."""
 
 
-def _open(path: str) -> sqlite3.Connection:
+DB_ERRORS = (sqlite3.Error, psycopg.Error)
+
+
+def _open_sqlite(path: str) -> sqlite3.Connection:
     """Open (creating with mode 0600) a WAL-mode connection shared by this process's threads."""
     if path != ":memory:" and not os.path.exists(path):
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -33,51 +48,94 @@ def _open(path: str) -> sqlite3.Connection:
 
 
 class StoreBase:
-    """The connection and its lock, with the transaction and read helpers every part of the store uses."""
+    """The connection (SQLite) or pool (PostgreSQL), with the transaction and read helpers every
+    part of the store uses. `target` is a file path or a `postgresql://` URL; raises StorageError
+    when the database cannot be opened or was written by a newer version."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, target: str) -> None:
+        self.path = target
+        self.dialect: Dialect = POSTGRESQL if is_postgresql_url(target) else SQLITE
         self._lock = threading.RLock()
+        self._pool: ConnectionPool | None = None
         try:
-            self._conn = _open(path)
-            self._db = sqlite_utils.Database(self._conn)
-            self.schema_version = migrate(self._db)
-        except (sqlite3.Error, SchemaTooNew) as exc:
-            raise StorageError(f"cannot open the database {path}: {exc}") from None
+            if self.dialect is POSTGRESQL:
+                self._pool = ConnectionPool(
+                    target, min_size=1, max_size=POOL_MAX, kwargs={"row_factory": dict_row}, open=False
+                )
+                self._pool.open(wait=True, timeout=15.0)
+                with self._pool.connection() as conn:
+                    conn.autocommit = True
+                    conn.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))  # one replica migrates
+                    try:
+                        self.schema_version = migrate(lambda: _pg_tx(conn))
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
+                        conn.autocommit = False
+            else:
+                self._conn = _open_sqlite(target)
+                self._db = sqlite_utils.Database(self._conn)
+                self.schema_version = migrate(self._sqlite_tx, legacy=self._db)
+        except (*DB_ERRORS, SchemaTooNew) as exc:
+            self.close()
+            raise StorageError(f"cannot open the database {describe_database(target)}: {exc}") from None
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
+        """Close the connection or the pool."""
+        if self._pool is not None:
+            self._pool.close()
+        elif hasattr(self, "_conn"):
+            with self._lock:
+                self._conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite_utils.Database]:
-        """One serialised write transaction; sqlite errors become StorageError."""
+    def _sqlite_tx(self) -> Iterator[Tx]:
         with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StorageError(f"database write failed: {exc}") from None
+                yield SqliteTx(self._db)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
-    def _rows(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            try:
-                return list(self._db.query(sql, params))
-            except sqlite3.Error as exc:
-                raise StorageError(f"database read failed: {exc}") from None
+    @contextmanager
+    def _tx(self) -> Iterator[Tx]:
+        """One serialised write transaction; database errors become StorageError."""
+        try:
+            if self._pool is None:
+                with self._sqlite_tx() as tx:
+                    yield tx
+            else:
+                with self._pool.connection() as conn, _pg_tx(conn) as tx:
+                    yield tx
+        except DB_ERRORS as exc:
+            raise StorageError(f"database write failed: {exc}") from None
+
+    def _rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of one query, outside any write transaction."""
+        try:
+            if self._pool is None:
+                with self._lock:
+                    return list(self._db.query(sql, params))
+            with self._pool.connection() as conn:
+                return list(conn.execute(self.dialect.sql(sql), params).fetchall())
+        except DB_ERRORS as exc:
+            raise StorageError(f"database read failed: {exc}") from None
 
     def health(self) -> str:
         """ "ok" when the database takes a write (a committed rewrite of its schema version), else the
         error: a database that only answers reads is not healthy."""
         try:
-            with self._tx() as db:
-                db.execute(f"PRAGMA user_version = {self.schema_version}")
+            with self._tx() as tx:
+                write_version(tx, self.schema_version)
             return "ok"
         except StorageError as exc:
             return str(exc)
+
+
+@contextmanager
+def _pg_tx(conn: psycopg.Connection[Any]) -> Iterator[Tx]:
+    """A PostgreSQL transaction holding the write lock until it commits or rolls back."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        yield PgTx(conn)

@@ -27,18 +27,18 @@ class DisplayStore(StoreBase):
     def mark_shown(self, run_id: int, status: str, now: float) -> None:
         """The status message now shows `status`."""
         with self._tx() as db:
-            db["runs"].update(run_id, {"shown_status": status, "shown_at": now})
+            db.update("runs", {"run_id": run_id}, {"shown_status": status, "shown_at": now})
 
     def begin_announcement(self, run_id: int) -> None:
         """Note that result posts may be on Slack from here on (checked after a crash)."""
         with self._tx() as db:
-            db["runs"].update(run_id, {"announcing": 1})
+            db.update("runs", {"run_id": run_id}, {"announcing": 1})
 
     def mark_announced(self, run_id: int, finish: int, now: float = 0.0) -> None:
         """The finish number `finish` of this run has been announced in Slack; the follow-ups that
         waited for it are due at `now`."""
         with self._tx() as db:
-            db["runs"].update(run_id, {"announced_count": finish, "announcing": 0})
+            db.update("runs", {"run_id": run_id}, {"announced_count": finish, "announcing": 0})
             db.execute(  # an announcement job for it, if any, has nothing left to do
                 "UPDATE jobs SET status = 'done' WHERE key = ? AND status IN ('queued', 'retrying')",
                 (f"{ANNOUNCE}:{run_id}:{finish}",),
@@ -100,7 +100,7 @@ class DisplayStore(StoreBase):
             changed = (new_step, new_count) != (rows[0]["latest_step"], rows[0]["step_count"])
             if changed:
                 update.update(latest_step=new_step, step_count=new_count, shown_at=None)
-                db["runs"].update(run_id, update)
+                db.update("runs", {"run_id": run_id}, update)
                 arm_refresh(db, run_id, now=now)
         return changed
 
@@ -114,4 +114,4 @@ class DisplayStore(StoreBase):
     def mark_finish_dm_sent(self, run_id: int, finish: int) -> None:
         """The requester has been sent a DM about finish number `finish`."""
         with self._tx() as db:
-            db["runs"].update(run_id, {"dm_finish": finish})
+            db.update("runs", {"run_id": run_id}, {"dm_finish": finish})

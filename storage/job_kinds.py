@@ -7,9 +7,8 @@ asked for, then status messages, then Home tabs and live progress.
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from storage.jobs import NOTICE_KIND, arm
+from storage.tx import Tx
 
 NOTICE = NOTICE_KIND
 ANNOUNCE, FINISH_DM = "announce", "finish_dm"
@@ -42,7 +41,7 @@ REFRESH_SECONDS = 60.0  # a working run's card shows its elapsed time to the min
 POST_RESOURCE = "post:"  # + channel: the job posts there, within that channel's posting limit
 
 
-def arm_request(db: sqlite_utils.Database, kind: str, request_id: int, *, now: float, fetching: bool) -> None:
+def arm_request(db: Tx, kind: str, request_id: int, *, now: float, fetching: bool) -> None:
     """The job of a new request: download its images first when it has any, else its own kind."""
     job_kind = IMAGES if fetching else REQUEST_KINDS[kind]
     arm(db, job_kind, f"{job_kind}:{request_id}", now=now, priority=PRIORITY[job_kind], request_id=request_id)
@@ -50,7 +49,7 @@ def arm_request(db: sqlite_utils.Database, kind: str, request_id: int, *, now: f
         arm(db, QUEUE, QUEUE, now=now, priority=PRIORITY[QUEUE])
 
 
-def wake_requests(db: sqlite_utils.Database, where: str, params: tuple[object, ...], now: float) -> None:
+def wake_requests(db: Tx, where: str, params: tuple[object, ...], now: float) -> None:
     """Make the due-later jobs of the requests matching `where` (SQL over `requests`) due now; one
     running now is run again as soon as it ends (what it waits for may have come meanwhile)."""
     requests = f"request_id IN (SELECT id FROM requests WHERE {where})"
@@ -62,13 +61,13 @@ def wake_requests(db: sqlite_utils.Database, where: str, params: tuple[object, .
     db.execute(f"UPDATE jobs SET again = 1 WHERE status = 'running' AND {requests}", params)
 
 
-def arm_card(db: sqlite_utils.Database, run_id: int, *, now: float) -> None:
+def arm_card(db: Tx, run_id: int, *, now: float) -> None:
     """A run's status or pull requests changed: edit its card (and react, once it finished)."""
     arm(db, CARD, f"{CARD}:{run_id}", now=now, priority=PRIORITY[CARD], run_id=run_id)
 
 
 def arm_announcement(
-    db: sqlite_utils.Database, run_id: int, finish: int, *, now: float, channel: str
+    db: Tx, run_id: int, finish: int, *, now: float, channel: str
 ) -> None:
     """Finish number `finish` of a run: post its result in the thread."""
     arm(
@@ -83,14 +82,14 @@ def arm_announcement(
     )
 
 
-def arm_watching(db: sqlite_utils.Database, run_id: int, *, now: float) -> None:
+def arm_watching(db: Tx, run_id: int, *, now: float) -> None:
     """A run that works: look up its latest step, and keep its card's elapsed time current."""
     arm(db, PROGRESS, f"{PROGRESS}:{run_id}", now=now, priority=PRIORITY[PROGRESS], run_id=run_id)
     arm_refresh(db, run_id, now=now, run_after=now + REFRESH_SECONDS)
 
 
 def arm_refresh(
-    db: sqlite_utils.Database, run_id: int, *, now: float, run_after: float | None = None
+    db: Tx, run_id: int, *, now: float, run_after: float | None = None
 ) -> None:
     """Edit a working run's card for its elapsed time or latest step (within a smaller share of the
     edit limit than status changes get)."""
@@ -98,7 +97,7 @@ def arm_refresh(
         run_id=run_id)  # fmt: skip
 
 
-def arm_home(db: sqlite_utils.Database, user: str, *, now: float, not_before: float) -> None:
+def arm_home(db: Tx, user: str, *, now: float, not_before: float) -> None:
     """Republish `user`'s Home tab, not before `not_before`."""
     arm(db, HOME, f"{HOME}:{user}", now=now, run_after=max(now, not_before), priority=PRIORITY[HOME],
         payload={"user": user})  # fmt: skip

@@ -28,10 +28,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlite_utils
-
 from storage.database import StoreBase
 from storage.records import Job, JobStatus
+from storage.tx import Tx
 
 DUE = (JobStatus.QUEUED.value, JobStatus.RETRYING.value)
 NOTICE_KIND = "notice"
@@ -60,7 +59,7 @@ def job_from_row(row: dict[str, Any]) -> Job:
 
 
 def arm(
-    db: sqlite_utils.Database,
+    db: Tx,
     kind: str,
     key: str,
     *,
@@ -93,7 +92,10 @@ def arm(
     if payload is not None:
         db.execute("UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload), job_id))
     if status in DUE:
-        db.execute("UPDATE jobs SET run_after = MIN(run_after, ?) WHERE id = ?", (when, job_id))
+        db.execute(
+            "UPDATE jobs SET run_after = CASE WHEN run_after < ? THEN run_after ELSE ? END WHERE id = ?",
+            (when, when, job_id),
+        )
     elif status == JobStatus.RUNNING.value:
         db.execute("UPDATE jobs SET again = 1 WHERE id = ?", (job_id,))
     else:
@@ -104,9 +106,11 @@ def arm(
         )
 
 
-def add_step(db: sqlite_utils.Database, request_id: int, step: str) -> bool:
+def add_step(db: Tx, request_id: int, step: str) -> bool:
     """Note `step` of a request inside the caller's transaction; False when it was noted before."""
-    cur = db.execute("INSERT OR IGNORE INTO steps (request_id, step) VALUES (?, ?)", (request_id, step))
+    cur = db.execute(
+        "INSERT INTO steps (request_id, step) VALUES (?, ?) ON CONFLICT DO NOTHING", (request_id, step)
+    )
     return cur.rowcount == 1
 
 

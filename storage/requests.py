@@ -57,24 +57,24 @@ class RequestStore(StoreBase):
         transaction, so a burst cannot slip past it."""
         with self._tx() as db:
             if hourly_cap and kind == "create":
-                count = db.execute(
-                    "SELECT COUNT(*) FROM requests WHERE kind = 'create' AND user = ? AND created_at >= ?",
+                count = db.query(
+                    "SELECT COUNT(*) AS n FROM requests WHERE kind = 'create' AND \"user\" = ?"
+                    " AND created_at >= ?",
                     (user, now - 3600),
-                ).fetchone()[0]
+                )[0]["n"]
                 if count >= hourly_cap:
                     raise CapReached(hourly_cap)
-            cur = db.execute(
-                "INSERT OR IGNORE INTO requests (key, kind, channel, thread_ts, user, prompt,"
+            rows = db.query(
+                'INSERT INTO requests (key, kind, channel, thread_ts, "user", prompt,'
                 " options, images, run_id, state, status_ts, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
                 (key, kind, channel, thread_ts, user, prompt, json.dumps(options or {}),
                  json.dumps(images or []), run_id, state, status_ts, now),
             )  # fmt: skip
-            if cur.rowcount != 1:
+            if not rows:
                 return None
-            arm_request(db, kind, int(cur.lastrowid or 0), now=now, fetching=state == "fetching")
-            row = next(db.query("SELECT * FROM requests WHERE id = ?", (cur.lastrowid,)))
-        return request_from_row(row)
+            arm_request(db, kind, rows[0]["id"], now=now, fetching=state == "fetching")
+        return request_from_row(rows[0])
 
     def get_request(self, request_id: int) -> Request | None:
         """One request by id."""
@@ -91,7 +91,7 @@ class RequestStore(StoreBase):
         if "options" in changes:
             changes["options"] = json.dumps(changes["options"])
         with self._tx() as db:
-            db["requests"].update(request_id, changes)
+            db.update("requests", {"id": request_id}, changes)
 
     # --- retries -----------------------------------------------------------------------------------
 
@@ -111,11 +111,12 @@ class RequestStore(StoreBase):
     def files_fetched(self, request_id: int, *, images: list[str], prompt: str, now: float) -> None:
         """The request's images are downloaded: store them and its final prompt, and make it pending."""
         with self._tx() as db:
-            db["requests"].update(
-                request_id,
+            db.update(
+                "requests",
+                {"id": request_id},
                 {"images": json.dumps(images), "prompt": prompt, "state": "pending"},
             )
-            kind = next(db.query("SELECT kind FROM requests WHERE id = ?", (request_id,)))["kind"]
+            kind = db.query("SELECT kind FROM requests WHERE id = ?", (request_id,))[0]["kind"]
             arm_request(db, kind, request_id, now=now, fetching=False)
 
     # --- crash safety: steps of a request that may already have happened -----------------------------

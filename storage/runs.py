@@ -6,8 +6,6 @@ import json
 from dataclasses import fields, replace
 from typing import Any
 
-import sqlite_utils
-
 from storage.database import RESUMED_STEP, StoreBase
 from storage.job_kinds import (
     HOME_MIN_INTERVAL_SECONDS,
@@ -20,6 +18,7 @@ from storage.job_kinds import (
 from storage.jobs import add_step
 from storage.records import PullRequest, Request, RunRecord, StatusCheck, WatchedRun
 from storage.rows import request_from_row, run_from_row
+from storage.tx import Tx
 
 # Replies waiting for the run that one create request (the parameter) is still making.
 _FOLLOW_UPS_OF = (
@@ -28,11 +27,11 @@ _FOLLOW_UPS_OF = (
 )
 
 
-def _arm_homes(db: sqlite_utils.Database, run_ids: list[int], now: float) -> None:
+def _arm_homes(db: Tx, run_ids: list[int], now: float) -> None:
     """Republish the Home tabs (of those who opened theirs) that list these runs."""
     marks = ",".join("?" * len(run_ids))
     homes = db.query(
-        "SELECT user, published_at FROM homes WHERE user IN"
+        'SELECT "user", published_at FROM homes WHERE "user" IN'
         f" (SELECT requester FROM runs WHERE run_id IN ({marks}))",
         run_ids,
     )
@@ -55,10 +54,11 @@ class RunStore(StoreBase):
         row["finish_count"] = int(run.finished)  # already finished (found after a crash): announce it
         row["next_check_at"] = run.created_at
         with self._tx() as db:
-            db["runs"].insert(row, replace=True)
-            db["threads"].insert(
+            db.upsert("runs", row, ["run_id"], replace=True)
+            db.upsert(
+                "threads",
                 {"channel": run.channel, "thread_ts": run.thread_ts, "run_id": run.run_id},
-                replace=True,
+                ["channel", "thread_ts"],
             )
             _arm_homes(db, [run.run_id], run.created_at)
             if run.status_ts and run.shown_status != run.status:
@@ -68,7 +68,7 @@ class RunStore(StoreBase):
             else:
                 arm_watching(db, run.run_id, now=run.created_at)
             if request_id is not None:
-                db["requests"].update(request_id, {"state": "done", "run_id": run.run_id})
+                db.update("requests", {"id": request_id}, {"state": "done", "run_id": run.run_id})
                 wake_requests(db, _FOLLOW_UPS_OF, (request_id,), run.created_at)
                 db.execute(  # replies written in the thread while the run was being made
                     f"UPDATE requests SET run_id = ? WHERE {_FOLLOW_UPS_OF}", (run.run_id, request_id)
@@ -151,8 +151,9 @@ class RunStore(StoreBase):
                 add_step(db, request_id, RESUMED_STEP)
             arm_watching(db, run_id, now=now)
             arm_card(db, run_id, now=now)
-            db["runs"].update(
-                run_id,
+            db.update(
+                "runs",
+                {"run_id": run_id},
                 {
                     "status": "ACTIVE",
                     "finished": 0,
@@ -171,14 +172,16 @@ class RunStore(StoreBase):
         than by paging, however deep it is, and gets that depth."""
         working = self._rows(
             "SELECT run_id, COALESCE(next_check_at, 0) AS next_check_at,"
-            " MAX(COALESCE(changed_at, 0), COALESCE(created_at, 0)) AS quiet_since"
+            " CASE WHEN COALESCE(changed_at, 0) > COALESCE(created_at, 0) THEN COALESCE(changed_at, 0)"
+            " ELSE COALESCE(created_at, 0) END AS quiet_since"
             " FROM runs WHERE finished = 0 ORDER BY run_id DESC"
         )
         cap = page_size * (len(working) + 1)
         depths = self._rows(
             "SELECT run_id, depth FROM (SELECT run_id, finished,"
             " ROW_NUMBER() OVER (ORDER BY run_id DESC) - 1 AS depth FROM ("
-            " SELECT run_id, finished FROM runs WHERE run_id >= ? ORDER BY run_id DESC LIMIT ?))"
+            " SELECT run_id, finished FROM runs WHERE run_id >= ? ORDER BY run_id DESC LIMIT ?) AS newest)"
+            " AS ranked"
             " WHERE finished = 0",
             (working[-1]["run_id"] if working else 0, cap),
         )
@@ -205,17 +208,17 @@ class RunStore(StoreBase):
                 if update is None:
                     quiet.append((now, check.next_check_at, check.run_id))
                 else:
-                    db["runs"].update(check.run_id, update)
+                    db.update("runs", {"run_id": check.run_id}, update)
                     self._arm_after_change(db, row, update, now)
                     changed.append(check.run_id)
-            db.conn.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
+            db.executemany("UPDATE runs SET checked_at = ?, next_check_at = ? WHERE run_id = ?", quiet)
             if changed:
                 _arm_homes(db, changed, now)
         return changed
 
     @staticmethod
     def _arm_after_change(
-        db: sqlite_utils.Database, row: dict[str, Any], update: dict[str, Any], now: float
+        db: Tx, row: dict[str, Any], update: dict[str, Any], now: float
     ) -> None:
         """The jobs a change makes due: the card; on a finish its announcement and the run's waiting
         follow-ups; when it works again, its progress."""

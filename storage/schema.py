@@ -1,201 +1,128 @@
-"""The database schema and its migrations, applied in order and recorded in PRAGMA user_version."""
+"""The database schema, the same on SQLite and PostgreSQL: the baseline (version 5) in portable DDL,
+and every later migration, each applied in its own transaction and recorded as the schema version
+(SQLite's PRAGMA user_version; a one-row `schema_version` table on PostgreSQL).
+
+Older SQLite files reach the baseline through storage.schema_legacy first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import sqlite_utils
 
+from storage.schema_legacy import LEGACY_MIGRATIONS
+from storage.tx import Tx
 
-def _v1(db: sqlite_utils.Database) -> None:
-    """Threads, runs, requests (creates and resumes) and processed Slack events."""
-    db["events"].create({"key": str, "seen_at": float}, pk="key")
-    db["requests"].create(
-        {
-            "id": int,
-            "key": str,
-            "kind": str,
-            "channel": str,
-            "thread_ts": str,
-            "user": str,
-            "prompt": str,
-            "options": str,
-            "images": str,
-            "run_id": int,
-            "state": str,
-            "attempts": int,
-            "next_attempt_at": float,
-            "status_ts": str,
-            "error": str,
-            "created_at": float,
-            "notice": str,
-        },
-        pk="id",
-        not_null={"key", "kind", "channel", "user", "prompt", "state"},
-        defaults={"state": "pending", "attempts": 0, "next_attempt_at": 0.0, "thread_ts": ""},
+BASELINE_VERSION = len(LEGACY_MIGRATIONS)
+BASELINE = [
+    """CREATE TABLE requests (
+        id {serial_pk}, key TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL,
+        thread_ts TEXT DEFAULT '', "user" TEXT NOT NULL, prompt TEXT NOT NULL, options TEXT, images TEXT,
+        run_id {integer}, state TEXT NOT NULL DEFAULT 'pending', attempts {integer} DEFAULT 0,
+        next_attempt_at {real} DEFAULT 0.0, status_ts TEXT, error TEXT, created_at {real}, notice TEXT)""",
+    "CREATE UNIQUE INDEX idx_requests_key ON requests (key)",
+    "CREATE INDEX idx_requests_state_kind_next_attempt_at ON requests (state, kind, next_attempt_at)",
+    'CREATE INDEX idx_requests_user_kind_created_at ON requests ("user", kind, created_at)',
+    """CREATE TABLE runs (
+        run_id {int_pk}, channel TEXT, thread_ts TEXT, requester TEXT, prompt TEXT, status TEXT,
+        repo TEXT, model TEXT, web_url TEXT, result TEXT, summary TEXT, pull_requests TEXT,
+        status_ts TEXT, created_at {real}, changed_at {real}, checked_at {real}, next_check_at {real},
+        finished_at {real}, finished {integer} DEFAULT 0, shown_status TEXT, shown_at {real},
+        finish_count {integer} DEFAULT 0, announced_count {integer} DEFAULT 0,
+        announcing {integer} DEFAULT 0, latest_step TEXT, step_count {integer} NOT NULL DEFAULT 0,
+        next_progress_at {real}, dm_finish {integer} NOT NULL DEFAULT 0)""",
+    "CREATE INDEX idx_runs_finished_next_check_at ON runs (finished, next_check_at)",
+    "CREATE INDEX idx_runs_finished_next_progress_at ON runs (finished, next_progress_at)",
+    "CREATE INDEX idx_runs_requester_created_at ON runs (requester, created_at)",
+    "CREATE INDEX runs_unannounced ON runs (finished_at) WHERE finish_count > announced_count",
+    "CREATE INDEX runs_unshown ON runs (changed_at) WHERE shown_status IS NULL OR shown_status != status",
+    """CREATE TABLE threads (channel TEXT, thread_ts TEXT, run_id {integer},
+        PRIMARY KEY (channel, thread_ts))""",
+    """CREATE TABLE channel_settings (channel TEXT PRIMARY KEY, default_repo TEXT, notify TEXT,
+        changed_by TEXT, changed_at {real})""",
+    """CREATE TABLE user_prefs ("user" TEXT PRIMARY KEY, dm_on_finish {integer} DEFAULT 0,
+        default_repo TEXT, default_model TEXT)""",
+    """CREATE TABLE homes ("user" TEXT PRIMARY KEY, opened_at {real}, published_at {real},
+        due {integer} DEFAULT 0)""",
+    "CREATE INDEX idx_homes_due_published_at ON homes (due, published_at)",
+    """CREATE TABLE jobs (
+        id {serial_pk}, kind TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
+        priority {integer} DEFAULT 5, request_id {integer}, run_id {integer}, resource TEXT, payload TEXT,
+        attempts {integer} DEFAULT 0, run_after {real}, lease_until {real}, again {integer} DEFAULT 0,
+        last_error TEXT, created_at {real}, updated_at {real})""",
+    "CREATE UNIQUE INDEX idx_jobs_key ON jobs (key)",
+    "CREATE INDEX jobs_due ON jobs (priority, run_after) WHERE status IN ('queued', 'retrying')",
+    "CREATE INDEX idx_jobs_status_updated_at ON jobs (status, updated_at)",
+    "CREATE TABLE steps (request_id {integer}, step TEXT, PRIMARY KEY (request_id, step))",
+]
+
+
+def _v6(tx: Tx) -> None:
+    """Leases shared by replicas (the leader's, with the rate-limit state it hands over), and which
+    process holds each running job's lease."""
+    tx.execute(
+        tx.dialect.ddl("CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT, until {real}, state TEXT)")
     )
-    db["requests"].create_index(["key"], unique=True)
-    db["requests"].create_index(["state", "kind", "next_attempt_at"])
-    db["runs"].create(
-        {
-            "run_id": int,
-            "channel": str,
-            "thread_ts": str,
-            "requester": str,
-            "prompt": str,
-            "status": str,
-            "repo": str,
-            "model": str,
-            "web_url": str,
-            "result": str,
-            "summary": str,
-            "pull_requests": str,
-            "status_ts": str,
-            "created_at": float,
-            "changed_at": float,
-            "checked_at": float,
-            "next_check_at": float,
-            "finished_at": float,
-            "finished": int,
-            "shown_status": str,
-            "shown_at": float,
-            "finish_count": int,
-            "announced_count": int,
-            "announcing": int,
-        },
-        pk="run_id",
-        defaults={"finished": 0, "finish_count": 0, "announced_count": 0, "announcing": 0},
-    )
-    db["runs"].create_index(["finished", "next_check_at"])
-    db["runs"].create_index(["requester", "created_at"])
-    db["threads"].create({"channel": str, "thread_ts": str, "run_id": int}, pk=("channel", "thread_ts"))
+    tx.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
 
 
-def _v2(db: sqlite_utils.Database) -> None:
-    """Channel settings, user preferences, each run's live progress and its finish DM."""
-    db["channel_settings"].create(
-        {"channel": str, "default_repo": str, "notify": str, "changed_by": str, "changed_at": float},
-        pk="channel",
-    )
-    db["user_prefs"].create(
-        {"user": str, "dm_on_finish": int, "default_repo": str, "default_model": str},
-        pk="user",
-        defaults={"dm_on_finish": 0},
-    )
-    db["runs"].add_column("latest_step", str)
-    db["runs"].add_column("step_count", int, not_null_default=0)
-    db["runs"].add_column("next_progress_at", float)
-    db["runs"].add_column("dm_finish", int, not_null_default=0)
-    db["runs"].create_index(["finished", "next_progress_at"])
-
-
-def _v3(db: sqlite_utils.Database) -> None:
-    """Who has opened the App Home, and whether theirs shows runs that changed since it was published."""
-    db["homes"].create(
-        {"user": str, "opened_at": float, "published_at": float, "due": int}, pk="user", defaults={"due": 0}
-    )
-    db["homes"].create_index(["due", "published_at"])
-
-
-def _v4(db: sqlite_utils.Database) -> None:
-    """Indexes of the few runs Slack still has to show, so looking for them costs the same however
-    many finished runs are stored (a full scan of 100,000 took about 25 ms, several times a second
-    while status messages catch up with a burst of finishes); and of each person's requests, counted
-    for the hourly cap before a command is acknowledged."""
-    db["requests"].create_index(["user", "kind", "created_at"])
-    db.execute("CREATE INDEX runs_unannounced ON runs (finished_at) WHERE finish_count > announced_count")
-    db.execute(
-        "CREATE INDEX runs_unshown ON runs (changed_at) WHERE shown_status IS NULL OR shown_status != status"
-    )
-
-
-def _v5(db: sqlite_utils.Database) -> None:
-    """Jobs (every effect still owed, with status, attempts and lease) and the crash-safety steps of
-    requests, which lived in the requests' options JSON; the work pending at the upgrade becomes jobs.
-    The table of Slack delivery ids goes."""
-    db["jobs"].create(
-        {
-            "id": int,
-            "kind": str,
-            "key": str,
-            "status": str,
-            "priority": int,
-            "request_id": int,
-            "run_id": int,
-            "resource": str,
-            "payload": str,
-            "attempts": int,
-            "run_after": float,
-            "lease_until": float,
-            "again": int,
-            "last_error": str,
-            "created_at": float,
-            "updated_at": float,
-        },
-        pk="id",
-        not_null={"kind", "key", "status"},
-        defaults={"attempts": 0, "again": 0, "priority": 5},
-    )
-    db["jobs"].create_index(["key"], unique=True)
-    db.execute("CREATE INDEX jobs_due ON jobs (priority, run_after) WHERE status IN ('queued', 'retrying')")
-    db["jobs"].create_index(["status", "updated_at"])
-    db["steps"].create({"request_id": int, "step": str}, pk=("request_id", "step"))
-    db.execute(
-        "INSERT INTO steps (request_id, step) SELECT requests.id, value"
-        " FROM requests, json_each(requests.options, '$.steps')"
-    )
-    _v5_pending_work(db)
-    db["events"].drop()  # a redelivery is now recognised by its request's key, in the same transaction
-
-
-def _v5_pending_work(db: sqlite_utils.Database) -> None:
-    """Jobs for what an older version still had to do: pending requests, unannounced finishes, cards
-    not yet showing their run's status, working runs and out-of-date Home tabs."""
-    from storage import job_kinds as k
-
-    for r in db.query(
-        "SELECT id, kind, state, next_attempt_at FROM requests WHERE state IN ('pending', 'fetching')"
-    ):
-        k.arm_request(
-            db, r["kind"], r["id"], now=r["next_attempt_at"] or 0.0, fetching=r["state"] == "fetching"
-        )
-    for r in db.query("SELECT run_id, channel, finish_count FROM runs WHERE finish_count > announced_count"):
-        k.arm_announcement(db, r["run_id"], r["finish_count"], now=0.0, channel=r["channel"])
-    for r in db.query(
-        "SELECT run_id FROM runs WHERE status_ts IS NOT NULL"
-        " AND (shown_status IS NULL OR shown_status != status)"
-    ):
-        k.arm_card(db, r["run_id"], now=0.0)
-    for r in db.query("SELECT run_id FROM runs WHERE finished = 0"):
-        k.arm_watching(db, r["run_id"], now=0.0)
-    for r in db.query("SELECT user FROM homes WHERE due = 1"):
-        k.arm_home(db, r["user"], now=0.0, not_before=0.0)
-
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6]  # version BASELINE_VERSION + 1 onwards
+LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 
 class SchemaTooNew(Exception):
     """The database was written by a newer version of the bot, whose schema this one does not know."""
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Bring the schema up to date, one transaction per step; returns the version (needs autocommit).
+def read_version(tx: Tx) -> int:
+    """The schema version recorded in the database (0: a new, empty database)."""
+    if tx.dialect.name == "sqlite":
+        return int(tx.query("PRAGMA user_version")[0]["user_version"])
+    if tx.query("SELECT to_regclass('schema_version') AS t")[0]["t"] is None:
+        return 0
+    rows = tx.query("SELECT version FROM schema_version")
+    return int(rows[0]["version"]) if rows else 0
+
+
+def write_version(tx: Tx, version: int) -> None:
+    """Record `version` as the schema version, inside `tx`."""
+    if tx.dialect.name == "sqlite":
+        tx.execute(f"PRAGMA user_version = {int(version)}")
+        return
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+    tx.execute("DELETE FROM schema_version")
+    tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+
+def migrate(
+    begin: Callable[[], AbstractContextManager[Tx]], *, legacy: sqlite_utils.Database | None = None
+) -> int:
+    """Bring the schema up to date, one transaction (from `begin()`) per step; returns the version.
+    `legacy` is the SQLite database, for files older than the baseline.
 
     Raises SchemaTooNew (and changes nothing) for a database from a newer version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
+    with begin() as tx:
+        version = read_version(tx)
+    if version > LATEST_VERSION:
         raise SchemaTooNew(
             f"it has schema version {version}, written by a newer codegen-slack; this one knows versions "
-            f"up to {len(MIGRATIONS)}. Run the newer version, or restore a backup made before the upgrade"
+            f"up to {LATEST_VERSION}. Run the newer version, or restore a backup made before the upgrade"
         )
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            step(db)
-            db.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    return len(MIGRATIONS)
+    if version == 0:
+        with begin() as tx:
+            for statement in BASELINE:
+                tx.execute(tx.dialect.ddl(statement))
+            write_version(tx, BASELINE_VERSION)
+        version = BASELINE_VERSION
+    for number in range(version + 1, BASELINE_VERSION + 1):  # an old SQLite file
+        assert legacy is not None, "only SQLite files predate the baseline"
+        with begin() as tx:
+            LEGACY_MIGRATIONS[number - 1](legacy)
+            write_version(tx, number)
+    for number in range(max(version, BASELINE_VERSION) + 1, LATEST_VERSION + 1):
+        with begin() as tx:
+            MIGRATIONS[number - BASELINE_VERSION - 1](tx)
+            write_version(tx, number)
+    return LATEST_VERSION

@@ -27,14 +27,16 @@ class SettingsStore(StoreBase):
     def set_channel_settings(self, channel: str, *, user: str, now: float, **changes: Any) -> ChannelSettings:
         """Change a channel's `default_repo` (None clears it) and/or `notify`; returns the new settings."""
         with self._tx() as db:
-            db["channel_settings"].upsert(
-                {"channel": channel, **changes, "changed_by": user, "changed_at": now}, pk="channel"
+            db.upsert(
+                "channel_settings",
+                {"channel": channel, **changes, "changed_by": user, "changed_at": now},
+                ["channel"],
             )
         return self.channel_settings(channel)
 
     def user_prefs(self, user: str) -> UserPrefs:
         """A person's preferences (the defaults when none were set)."""
-        rows = self._rows("SELECT * FROM user_prefs WHERE user = ?", (user,))
+        rows = self._rows('SELECT * FROM user_prefs WHERE "user" = ?', (user,))
         if not rows:
             return UserPrefs(user=user)
         row = rows[0]
@@ -50,7 +52,7 @@ class SettingsStore(StoreBase):
         if "dm_on_finish" in changes:
             changes["dm_on_finish"] = int(bool(changes["dm_on_finish"]))
         with self._tx() as db:
-            db["user_prefs"].upsert({"user": user, **changes}, pk="user")
+            db.upsert("user_prefs", {"user": user, **changes}, ["user"])
         return self.user_prefs(user)
 
     # --- App Home tabs kept current -----------------------------------------------------------------
@@ -58,7 +60,7 @@ class SettingsStore(StoreBase):
     def home_published(self, user: str, now: float) -> None:
         """`user`'s Home tab was just published."""
         with self._tx() as db:
-            db["homes"].upsert({"user": user, "published_at": now, "due": 0}, pk="user")
+            db.upsert("homes", {"user": user, "published_at": now, "due": 0}, ["user"])
 
     def home_opened(self, user: str, now: float, *, opened: bool = True) -> None:
         """`user` opened their Home tab (or changed a default there): publish it now; from the first
@@ -67,7 +69,7 @@ class SettingsStore(StoreBase):
             row: dict[str, Any] = {"user": user}
             if opened:
                 row["opened_at"] = now
-            db["homes"].upsert(row, pk="user")
+            db.upsert("homes", row, ["user"])
             arm(
                 db,
                 HOME,

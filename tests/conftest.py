@@ -9,6 +9,7 @@ import pytest
 
 from bot.clock import SystemClock
 from tests.harness import AppUnderTest, make_settings
+from tests.postgres import empty_schema, postgres_server
 from tests.servers.codegen_fixtures import codegen_server, make_codegen_server
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_fixtures import slack_server_fixture, socket_mode_server_fixture
@@ -51,3 +52,20 @@ def make_app(codegen_api: CodegenServer, slack_server: SlackServer, tmp_path: Pa
 def app(make_app) -> AppUnderTest:
     """The app with default test settings."""
     return make_app()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of the session's PostgreSQL server (see tests/postgres.py)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database on each backend in turn: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.db")
+        return
+    with empty_schema(request.getfixturevalue("postgres")) as url:
+        yield url

@@ -5,7 +5,6 @@ stays within Slack's limits."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,8 @@ def answer(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(str(tmp_path / "bot.db"))
+def store(db_target: str) -> Iterator[Store]:
+    store = Store(db_target)
     yield store
     store.close()
 

@@ -19,7 +19,7 @@ from bot.command_text import (
 )
 from bot.render.home import home_view
 from storage.records import PullRequest, RunRecord, UserPrefs
-from storage.schema import _v1
+from storage.schema_legacy import _v1
 from storage.store import Store
 from tests.harness import AppUnderTest, wait_for
 from tests.interactions import home_action, suggestions

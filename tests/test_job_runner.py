@@ -19,8 +19,8 @@ from tests.fakeclock import FakeClock
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(str(tmp_path / "bot.db"))
+def store(db_target: str) -> Iterator[Store]:
+    opened = Store(db_target)
     yield opened
     opened.close()
 
@@ -188,7 +188,7 @@ def test_operators_list_dead_jobs_and_run_one_again(
         "SLACK_SIGNING_SECRET": "s",
         "CODEGEN_API_TOKEN": "t",
         "CODEGEN_ORG_ID": "1",
-        "CODEGEN_SLACK_DB": str(tmp_path / "bot.db"),
+        "CODEGEN_SLACK_DB": store.path,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)

@@ -5,7 +5,6 @@ and never more than Slack allows."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,9 +31,9 @@ def notifier_jobs(store: Store, slack: SlackOut, clock: Clock) -> Runner:
 
 
 @pytest.fixture
-def parts(tmp_path: Path, slack_server: SlackServer) -> Iterator[tuple[Store, Runner, FakeClock, str]]:
+def parts(db_target: str, slack_server: SlackServer) -> Iterator[tuple[Store, Runner, FakeClock, str]]:
     clock = FakeClock()
-    store = Store(str(tmp_path / "bot.db"))
+    store = Store(db_target)
     slack = SlackOut(make_web_client(slack_server.bot_token, slack_server.api_url))
     status_ts = slack.post(GENERAL, SlackMessage(text="Starting…", blocks=[]))
     store.add_run(
@@ -116,12 +115,12 @@ def test_finished_run_gets_no_more_elapsed_edits(parts, slack_server: SlackServe
     assert slack_server.count("chat.postMessage", ok=True) == 2  # the status message, then the result once
 
 
-def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_limit(tmp_path: Path) -> None:
+def test_a_burst_of_finishes_posts_every_result_at_once_and_edits_within_slacks_limit(db_target: str) -> None:
     """Slack allows about 50 edits a minute: 120 runs finishing together get their results in their
     threads straight away, while their status messages catch up at the pace Slack allows, one edit
     each, with no 429 from Slack."""
     clock = FakeClock()
-    store = Store(str(tmp_path / "bot.db"))
+    store = Store(db_target)
     with start_slack_server(clock) as server:
         channels = [f"C0BURST{n:02d}" for n in range(40)]
         for channel in channels:

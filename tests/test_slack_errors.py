@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -64,9 +63,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(db_target: str) -> Iterator[World]:
     clock = FakeClock()
-    store = Store(str(tmp_path / "bot.db"))
+    store = Store(db_target)
     with start_slack_server(clock) as slack:
         out = SlackOut(make_web_client(slack.bot_token, slack.api_url), limits=SlackLimits(clock))
         nowhere = CodegenClient(base_url="http://127.0.0.1:9", token="unused", org_id=1)  # (repos: unused)

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from storage.records import JobStatus
-from storage.schema import MIGRATIONS
+from storage.schema_legacy import LEGACY_MIGRATIONS
 from storage.store import Store
 
 
@@ -18,7 +18,7 @@ def a_v4_database(path: Path) -> None:
     """The schema of the release before the job core, holding work that release had still to do."""
     conn = sqlite3.connect(path, isolation_level=None)
     db = sqlite_utils.Database(conn)
-    for number, step in enumerate(MIGRATIONS[:4], start=1):
+    for number, step in enumerate(LEGACY_MIGRATIONS[:4], start=1):
         step(db)
         db.execute(f"PRAGMA user_version = {number}")
     db["requests"].insert_all(

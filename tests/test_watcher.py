@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -83,7 +82,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(codegen_server: CodegenServer, tmp_path: Path) -> Iterator[Rig]:
+def rig(codegen_server: CodegenServer, db_target: str) -> Iterator[Rig]:
     clock = codegen_server.clock
     assert isinstance(clock, FakeClock)
     limits = RateLimits.from_counts(clock=clock)
@@ -91,7 +90,7 @@ def rig(codegen_server: CodegenServer, tmp_path: Path) -> Iterator[Rig]:
         base_url=codegen_server.url, token=codegen_server.token, org_id=codegen_server.org_id,
         limits=limits, clock=clock,
     )
-    store = Store(str(tmp_path / "bot.db"))
+    store = Store(db_target)
     yield Rig(codegen_server, clock, store, limits, client)
     client.close()
     store.close()
