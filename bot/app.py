@@ -21,6 +21,7 @@ from bot.home_refresh import home_kind
 from bot.housekeeping import housekeeping_kind
 from bot.images import images_kind
 from bot.jobs import JobKind, Runner
+from bot.leader import Leadership, LimitHandoff, process_name
 from bot.loop import Worker
 from bot.membership import requester_check
 from bot.metrics import Metrics
@@ -36,7 +37,10 @@ from bot.user_names import UserNames
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
+from storage.dialect import SQLITE
+from storage.file_lock import FileLock, hold_file_lock
 from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
+from storage.leases import Lease
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
@@ -72,12 +76,29 @@ class Bot:
         self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
         self.repos = RepoDirectory(self.codegen, self.clock)
         self.members = UserNames(self.slack, self.clock)  # one users.info cache: names and who may ask
+        self.owner = process_name()
+        self._file_lock = FileLock(None)
+        self.leadership = Leadership(
+            self.store,
+            self.clock,
+            self.owner,
+            LimitHandoff(
+                windows=lambda: {**self.limits.windows(), **self.slack.limits.windows()},
+                window=lambda name: self.limits.windows().get(name) or self.slack.limits.window(name),
+            ),
+            self._lead,
+            force=self.store.dialect is SQLITE,  # one process per file: start() holds the file's lock
+            listen_url=None if self.store.dialect is SQLITE else settings.codegen_slack_db,
+            on_work=self._wake,
+        )
         self.runner = Runner(
             self.store,
             self.clock,
             self._job_kinds(settings),
             probe_slack=self.slack.token_works,
             on_dead=self.metrics.job_dead,
+            owner=self.owner,
+            leading=lambda: self.leadership.leading,
         )
         self.watcher = Watcher(
             store=self.store,
@@ -87,12 +108,12 @@ class Bot:
             share=settings.codegen_slack_watcher_share,
             on_change=lambda run_id: self.runner.wake(),
         )
-        self.workers = {"watcher": Worker("watcher", self.watcher.step)}
+        self.workers = {"watcher": Worker("watcher", self._watch)}
         self.handler_context = HandlerContext(
             store=self.store,
             clock=self.clock,
             slack=self.slack,
-            wake=self._wake,
+            wake=self._recorded,
             max_prompt_chars=settings.codegen_slack_max_prompt_chars,
             admin_users=settings.admin_users,
             resume_policy=settings.codegen_slack_resume_policy,
@@ -110,7 +131,6 @@ class Bot:
             clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
             check_requester=check,
         )  # fmt: skip
-        refill_create_limiter(self.store, self.limits, self.clock.now())
         token = settings.slack_bot_token.get_secret_value()
         progress = ProgressDeps(
             store=self.store, codegen=self.codegen, clock=self.clock,
@@ -145,13 +165,39 @@ class Bot:
     def _wake(self) -> None:
         self.runner.wake()
 
+    def _recorded(self) -> None:
+        """A handler recorded work: the leader runs it, here or on another replica."""
+        if self.leadership.leading:
+            self.runner.wake()
+        else:
+            self.store.notify_work()
+
+    def _watch(self) -> float | None:
+        """The watcher's sweep, on the leader only (it is woken when this process becomes leader)."""
+        return self.watcher.step() if self.leadership.leading else None
+
+    def _lead(self, lease: Lease) -> None:
+        """This process just became leader: take over what the last one was doing."""
+        now = self.clock.now()
+        released = self.store.release_jobs_of_others(self.owner, now)
+        if released:
+            log.info("%d job(s) cut off by the last leader's stop will run again", released)
+        refill_create_limiter(self.store, self.limits, now)
+        self.runner.wake()
+        self._wake_watcher()
+
     def _wake_watcher(self) -> None:
         """A run was made or resumed: it is due for a check now."""
         self.workers["watcher"].wake()
 
     def start(self) -> None:
-        """Start the runner and the watcher; anything left pending by an earlier process is picked up."""
+        """Start the runner and the watcher, which work while this process leads; anything left
+        pending by an earlier process is picked up. Raises AnotherProcess when another process
+        already serves this SQLite file."""
+        if self.store.dialect is SQLITE:
+            self._file_lock = hold_file_lock(self.settings.codegen_slack_db)
         self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
+        self.leadership.start()
         self.runner.start()
         for worker in self.workers.values():
             worker.start()
@@ -169,8 +215,11 @@ class Bot:
         if stuck:
             log.warning("stopping without waiting for %s; unfinished work resumes at the next start", stuck)
             return
+        self.leadership.stop()  # after the work: the windows handed over count its last calls
+        self.leadership.join(max(0.0, deadline - time.monotonic()))
         self.codegen.close()
         self.store.close()
+        self._file_lock.release()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Each dependency's state, and whether all are fine (see bot.health.health_report). While

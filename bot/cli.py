@@ -99,6 +99,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     """Run until SIGTERM or SIGINT, then drain the workers and exit."""
     from bot.app import Bot
     from bot.listeners import http_server, listen_socket_mode
+    from storage.file_lock import AnotherProcess
     from storage.store import StorageError
 
     try:
@@ -122,7 +123,12 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     # Before anything starts, so a SIGTERM right after the endpoint answers still drains.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    bot.start()
+    try:
+        bot.start()
+    except AnotherProcess as exc:
+        server.close()
+        bot.store.close()
+        return _fail(f"CODEGEN_SLACK_DB: {exc}")
     server.start()
     stop_socket = None
     if settings.socket_mode:

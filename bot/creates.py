@@ -59,9 +59,10 @@ class CreateDeps:
 
 
 def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
-    """Count the creates of the last minute (made before a restart) against Codegen's limit."""
+    """Count the creates of the last minute (made before a restart, or by the last leader) against
+    Codegen's limit, beyond those the limiter already counts."""
     limiter = limits.create
-    for _ in range(store.count_runs_created_since(now - limiter.window)):
+    for _ in range(store.count_runs_created_since(now - limiter.window) - limiter.used()):
         limiter.try_acquire()
 
 

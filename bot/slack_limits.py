@@ -53,6 +53,17 @@ class SlackLimits:
                 )
             return found
 
+    def windows(self) -> dict[str, SlidingWindowLimiter]:
+        """Each limiter by method, and by "chat.postMessage:" + channel for posts."""
+        with self._lock:
+            channels = {f"{POST}:{channel}": limiter for channel, limiter in self._channels.items()}
+        return {**self._methods, **channels}
+
+    def window(self, name: str) -> SlidingWindowLimiter | None:
+        """The limiter `windows()` lists as `name` (made for a channel not posted to yet)."""
+        method, _, channel = name.partition(":")
+        return self.limiter(method, channel) if method == POST else self._methods.get(method)
+
     def wait_time(self, method: str, channel: str | None = None, share: float = 1.0) -> float:
         """Seconds until a call of `method` (in `channel`) fits in `share` of its limit."""
         limiter = self.limiter(method, channel)

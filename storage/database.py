@@ -25,6 +25,7 @@ RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its 
 # SQLite's BEGIN IMMEDIATE gives, one at a time, so storage code that reads before it writes (the
 # hourly cap, insert-once keys, claiming a job) is correct on both backends without two versions.
 WRITE_LOCK = 0x636F_6465_6765_6E  # "codegen"
+WORK_CHANNEL = "codegen_slack_work"  # PostgreSQL NOTIFY channel: work was recorded for the leader
 POOL_MAX = 10  # connections per process; PostgreSQL's default max_connections (100) fits 9 replicas
 
 
@@ -121,6 +122,18 @@ class StoreBase:
                 return list(conn.execute(self.dialect.sql(sql), params).fetchall())
         except DB_ERRORS as exc:
             raise StorageError(f"database read failed: {exc}") from None
+
+    def notify_work(self) -> None:
+        """Tell the leading process (on another replica) that work was recorded (PostgreSQL NOTIFY; on
+        SQLite the only process is the leader). A lost notice costs only latency: the leader also
+        looks for due jobs on its own at least every 30 s."""
+        if self._pool is None:
+            return
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(f"NOTIFY {WORK_CHANNEL}")
+        except DB_ERRORS:
+            pass
 
     def health(self) -> str:
         """ "ok" when the database takes a write (a committed rewrite of its schema version), else the

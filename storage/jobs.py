@@ -15,6 +15,7 @@ A job's lifecycle (the runner in bot/jobs records every outcome through `JobStor
 | running   | retry after N s (transient failure)     | retrying  | + 1       |
 | running   | failed for good, or attempts exhausted  | dead      | + 1       |
 | running   | lease expired (its process died)        | retrying  | unchanged |
+| running   | another process took the lead           | retrying  | unchanged |
 | done/dead | `arm` again (a new cause)               | queued    | 0         |
 | dead      | `retry_job` (an operator)               | queued    | 0         |
 
@@ -139,10 +140,11 @@ class JobStore(StoreBase):
         blocked: list[str],
         exclusive: list[str],
         lease_seconds: float,
+        owner: str = "",
     ) -> Job | None:
-        """Take the most urgent due job of `kinds` whose resource is not `blocked`, leased until
-        `now + lease_seconds`; the kinds in `exclusive` run one job at a time among them.
-        Expired leases are released first. None when nothing can run now."""
+        """Take the most urgent due job of `kinds` whose resource is not `blocked`, leased to `owner`
+        (the claiming process) until `now + lease_seconds`; the kinds in `exclusive` run one job at a
+        time among them. Expired leases are released first. None when nothing can run now."""
         if not kinds:
             return None
         with self._tx() as db:
@@ -165,12 +167,14 @@ class JobStore(StoreBase):
             if blocked:
                 sql += f" AND (resource IS NULL OR resource NOT IN ({','.join('?' * len(blocked))}))"
                 params += blocked
-            rows = list(db.query(sql + " ORDER BY priority, run_after, id LIMIT 1", params))
+            sql += " ORDER BY priority, run_after, id LIMIT 1" + db.dialect.skip_locked
+            rows = db.query(sql, params)
             if not rows:
                 return None
             db.execute(
-                "UPDATE jobs SET status = ?, lease_until = ?, again = 0, updated_at = ? WHERE id = ?",
-                (JobStatus.RUNNING.value, now + lease_seconds, now, rows[0]["id"]),
+                "UPDATE jobs SET status = ?, lease_until = ?, lease_owner = ?, again = 0, updated_at = ?"
+                " WHERE id = ?",
+                (JobStatus.RUNNING.value, now + lease_seconds, owner, now, rows[0]["id"]),
             )
         return job_from_row(rows[0])
 
@@ -198,13 +202,16 @@ class JobStore(StoreBase):
         count_attempt: bool = False,
         reset_attempts: bool = False,
         notice: dict[str, Any] | None = None,
-    ) -> None:
-        """Record a claimed job's outcome (see the table in the module docstring). `notice`, for a
-        dead job, is the payload of the job that tells the person concerned."""
+        owner: str = "",
+    ) -> bool:
+        """Record the outcome of a job that `owner` claimed (see the table in the module docstring);
+        `notice`, for a dead job, is the payload of the job that tells the person concerned. False,
+        and nothing written, when the job is no longer `owner`'s (its lease ran out and it was put
+        back, or another process took over the work meanwhile)."""
         with self._tx() as db:
-            rows = list(db.query("SELECT again, attempts FROM jobs WHERE id = ?", (job.id,)))
-            if not rows:
-                return
+            rows = db.query("SELECT again, attempts, status, lease_owner FROM jobs WHERE id = ?", (job.id,))
+            if not rows or rows[0]["status"] != JobStatus.RUNNING.value or rows[0]["lease_owner"] != owner:
+                return False
             attempts = 0 if reset_attempts else rows[0]["attempts"] + (1 if count_attempt else 0)
             if rows[0]["again"]:  # armed or woken while it ran: what it waited for may be there now
                 if status == JobStatus.DONE:
@@ -213,7 +220,8 @@ class JobStore(StoreBase):
                     run_after = now
             db.execute(
                 "UPDATE jobs SET status = ?, attempts = ?, run_after = COALESCE(?, run_after),"
-                " last_error = ?, lease_until = NULL, again = 0, updated_at = ? WHERE id = ?",
+                " last_error = ?, lease_until = NULL, lease_owner = NULL, again = 0, updated_at = ?"
+                " WHERE id = ?",
                 (status.value, attempts, run_after, error, now, job.id),
             )
             if job.request_id is not None and status == JobStatus.DEAD:
@@ -229,16 +237,7 @@ class JobStore(StoreBase):
                 )
             if status == JobStatus.DEAD and notice is not None:
                 arm(db, NOTICE_KIND, f"notice:{job.id}", now=now, priority=0, payload=notice)
-
-    def release_running(self, now: float) -> int:
-        """Put every running job back in line (at the start of the only process on this database,
-        whatever is marked running was cut off); returns how many."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = ?, lease_until = NULL, updated_at = ? WHERE status = ?",
-                (JobStatus.RETRYING.value, now, JobStatus.RUNNING.value),
-            )
-            return cur.rowcount
+        return True
 
     # --- what operators look at --------------------------------------------------------------------
 

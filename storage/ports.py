@@ -117,7 +117,14 @@ class JobQueue(Protocol):
     """The job runner (bot/jobs/runner.py)."""
 
     def claim(
-        self, now: float, *, kinds: list[str], blocked: list[str], exclusive: list[str], lease_seconds: float
+        self,
+        now: float,
+        *,
+        kinds: list[str],
+        blocked: list[str],
+        exclusive: list[str],
+        lease_seconds: float,
+        owner: str = "",
     ) -> Job | None: ...
     def next_job_due(self, kinds: list[str], blocked: tuple[str, ...] | list[str] = ()) -> float | None: ...
     def finish(
@@ -131,8 +138,8 @@ class JobQueue(Protocol):
         count_attempt: bool = False,
         reset_attempts: bool = False,
         notice: dict[str, Any] | None = None,
-    ) -> None: ...
-    def release_running(self, now: float) -> int: ...
+        owner: str = "",
+    ) -> bool: ...
 
 
 class Housekeeping(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -73,6 +73,22 @@ class SlidingWindowLimiter:
             self._prune(self._clock.monotonic())
             return len(self._stamps) + self._in_flight
 
+    def ages(self) -> list[float]:
+        """Seconds since each slot of the current window was taken (requests in flight: 0), to hand
+        this window to another process (see bot/leader.py)."""
+        with self._cond:
+            now = self._clock.monotonic()
+            self._prune(now)
+            return [now - stamp for stamp in self._stamps] + [0.0] * self._in_flight
+
+    def restore(self, ages: Iterable[float]) -> None:
+        """Count slots that another process took `ages` seconds ago as taken in this window."""
+        with self._cond:
+            now = self._clock.monotonic()
+            taken = [now - age for age in ages if 0 <= age < self.window]
+            self._stamps = deque(sorted([*self._stamps, *taken]))
+            self._cond.notify_all()
+
     def penalize(self, seconds: float) -> None:
         """Hand out no slot for the next `seconds` (after a 429 with Retry-After)."""
         with self._cond:
@@ -127,6 +143,10 @@ class RateLimits:
     create: SlidingWindowLimiter
     standard: SlidingWindowLimiter
     logs: SlidingWindowLimiter
+
+    def windows(self) -> dict[str, SlidingWindowLimiter]:
+        """Each limiter by its limit class."""
+        return {"create": self.create, "standard": self.standard, "logs": self.logs}
 
     @classmethod
     def from_counts(

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from bot.clock import Clock
 from bot.jobs.outcomes import (
@@ -56,12 +57,16 @@ class Runner:
         threads: int = 4,
         probe_slack: Callable[[], bool] = lambda: True,
         on_dead: Callable[[str], None] = lambda kind: None,
+        owner: str = "",
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
         self._clock = clock
         self._kinds = {kind.name: kind for kind in kinds}
         self._probe_slack = probe_slack
         self._on_dead = on_dead
+        self.owner = owner
+        self._leading = leading
         self._blocked: dict[str, float] = {}  # resource → until (epoch s)
         self._slack_paused_until: float | None = None
         self._lock = threading.Lock()
@@ -75,10 +80,7 @@ class Runner:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Put back whatever an earlier process left running, then start the threads."""
-        released = self._store.release_running(self._clock.now())
-        if released:
-            log.info("%d job(s) cut off by the last stop will run again", released)
+        """Start the threads; they claim jobs only while `leading()` (see bot/leader.py)."""
         for thread in self._threads:
             thread.start()
 
@@ -109,7 +111,10 @@ class Runner:
     # --- one job -----------------------------------------------------------------------------------
 
     def run_one(self) -> bool:
-        """Claim one due job and run it in this thread; False when none can run now."""
+        """Claim one due job and run it in this thread; False when none can run now (or this process
+        does not lead)."""
+        if not self._leading():
+            return False
         now = self._clock.now()
         kinds, blocked = self._open_kinds(now)
         job = self._store.claim(
@@ -118,6 +123,7 @@ class Runner:
             blocked=blocked,
             exclusive=[k.name for k in self._kinds.values() if k.exclusive],
             lease_seconds=LEASE_SECONDS,
+            owner=self.owner,
         )
         if job is None:
             return False
@@ -197,18 +203,18 @@ class Runner:
             log.error("job %s (%s): its outcome could not be recorded: %s", job.id, job.kind, exc)
 
     def _write(self, kind: JobKind, job: Job, outcome: Outcome, now: float) -> None:
-        store = self._store
+        finish = partial(self._store.finish, job, owner=self.owner)
         if isinstance(outcome, Done):
-            store.finish(job, JobStatus.DONE, now=now)
+            finish(JobStatus.DONE, now=now)
         elif isinstance(outcome, Again):
-            store.finish(job, JobStatus.QUEUED, now=now, run_after=now + outcome.seconds, reset_attempts=True)
+            finish(JobStatus.QUEUED, now=now, run_after=now + outcome.seconds, reset_attempts=True)
         elif isinstance(outcome, Defer):
             if outcome.resource:  # it keeps its place in line; the block holds it and its peers back
                 with self._lock:
                     self._blocked[outcome.resource] = now + outcome.seconds
-                store.finish(job, JobStatus.QUEUED, now=now)
+                finish(JobStatus.QUEUED, now=now)
             else:
-                store.finish(job, JobStatus.QUEUED, now=now, run_after=now + outcome.seconds)
+                finish(JobStatus.QUEUED, now=now, run_after=now + outcome.seconds)
         elif isinstance(outcome, PauseSlack):
             with self._lock:
                 if self._slack_paused_until is None:
@@ -216,7 +222,7 @@ class Runner:
                         "Slack refused the bot token (%s); Slack work waits until it works", outcome.error
                     )
                     self._slack_paused_until = now + PAUSE_SECONDS
-            store.finish(job, JobStatus.QUEUED, now=now, run_after=now + PAUSE_SECONDS, error=outcome.error)
+            finish(JobStatus.QUEUED, now=now, run_after=now + PAUSE_SECONDS, error=outcome.error)
         elif isinstance(outcome, Retry):
             attempts = job.attempts + 1
             limit = BUG_ATTEMPTS if outcome.bug else kind.policy.max_attempts
@@ -226,8 +232,7 @@ class Runner:
             delay = outcome.seconds if outcome.seconds is not None else kind.policy.delay(attempts)
             log.warning("job %s (%s) failed: %s; attempt %d of %d, next in %.1f s",
                         job.id, job.kind, outcome.error, attempts, limit, delay)  # fmt: skip
-            store.finish(
-                job,
+            finish(
                 JobStatus.RETRYING,
                 now=now,
                 run_after=now + delay,
@@ -247,7 +252,9 @@ class Runner:
                 log.error("job %s (%s): no notice could be made: %s", job.id, job.kind, exc)
         log.error("job %s (%s, %s) is dead after %d attempt(s): %s",
                   job.id, job.kind, job.key, job.attempts + 1, reason)  # fmt: skip
-        self._store.finish(job, JobStatus.DEAD, now=now, error=reason, count_attempt=True, notice=notice)
+        self._store.finish(
+            job, JobStatus.DEAD, now=now, error=reason, count_attempt=True, notice=notice, owner=self.owner
+        )
         self._on_dead(job.kind)
 
     # --- threads -------------------------------------------------------------------------------------
