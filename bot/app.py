@@ -190,12 +190,17 @@ class Bot:
         """A run was made or resumed: it is due for a check now."""
         self.workers["watcher"].wake()
 
+    def hold_database(self) -> None:
+        """Make sure no other process serves this SQLite file (a no-op on PostgreSQL, and once held).
+        Raises AnotherProcess when one does."""
+        if self.store.dialect is SQLITE and self._file_lock.released:
+            self._file_lock = hold_file_lock(self.settings.codegen_slack_db)
+
     def start(self) -> None:
         """Start the runner and the watcher, which work while this process leads; anything left
         pending by an earlier process is picked up. Raises AnotherProcess when another process
         already serves this SQLite file."""
-        if self.store.dialect is SQLITE:
-            self._file_lock = hold_file_lock(self.settings.codegen_slack_db)
+        self.hold_database()
         self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
         self.leadership.start()
         self.runner.start()

@@ -5,11 +5,19 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from storage.dialect import describe_database, is_postgresql_url
+
 
 def backup(database: str, target: str) -> tuple[bool, str]:
     """Copy `database` into the new file `target` with SQLite's `VACUUM INTO` (one transaction, so
     the copy is consistent even while the bot writes; WAL contents included). Returns (done, the
-    line to print). Never overwrites: an existing `target` is refused."""
+    line to print). Never overwrites: an existing `target` is refused. A PostgreSQL database is
+    backed up with PostgreSQL's own tools, which the line names."""
+    if is_postgresql_url(database):
+        return False, (
+            f"{describe_database(database)} is a PostgreSQL database: back it up with pg_dump "
+            "(README: Run several replicas → Backups)"
+        )
     if not os.path.isfile(database):
         return False, f"there is no database at {database} (CODEGEN_SLACK_DB)"
     try:  # created empty first, so that the copy is as private as the database (mode 0600)

@@ -1,4 +1,5 @@
-"""`codegen-slack serve | check | backup PATH | jobs [retry ID]`: the command-line entry point.
+"""`codegen-slack serve | check | backup PATH | jobs [retry ID] | migrate-db --to URL`: the command-line
+entry point.
 
 Exit status 0 on success, 1 when `check` finds a problem or a backup fails, 2 for a setting that
 stops the bot from starting (named, with where to get a right value; never a traceback).
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import jobs_cli
+from bot import jobs_cli, migrate_cli
 from bot.codegen import CodegenError
 from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database, consistently, while the bot runs")
     backup.add_argument("path", help="the new file to write the copy to")
     jobs_cli.add_parser(sub)
+    migrate_cli.add_parser(sub)
     return parser
 
 
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_checks(settings)
     if args.command == "jobs":
         return jobs_cli.run(args, settings.codegen_slack_db)
+    if args.command == "migrate-db":
+        return migrate_cli.run(args, settings.codegen_slack_db)
     if args.command == "backup":
         from bot.backup import backup
 
@@ -107,6 +111,11 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     except StorageError as exc:
         return _fail(f"CODEGEN_SLACK_DB: {exc}")
     try:
+        bot.hold_database()
+    except AnotherProcess as exc:
+        bot.store.close()
+        return _fail(f"CODEGEN_SLACK_DB: {exc}")
+    try:
         server = http_server(bot, host, port)
     except OSError as exc:
         bot.store.close()
@@ -123,12 +132,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     # Before anything starts, so a SIGTERM right after the endpoint answers still drains.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        bot.start()
-    except AnotherProcess as exc:
-        server.close()
-        bot.store.close()
-        return _fail(f"CODEGEN_SLACK_DB: {exc}")
+    bot.start()
     server.start()
     stop_socket = None
     if settings.socket_mode:

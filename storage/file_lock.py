@@ -17,6 +17,11 @@ class FileLock:
     def __init__(self, fd: int | None) -> None:
         self._fd = fd
 
+    @property
+    def released(self) -> bool:
+        """Whether this lock holds nothing (any more)."""
+        return self._fd is None
+
     def release(self) -> None:
         """Let another process serve the file."""
         if self._fd is not None:

@@ -7,6 +7,7 @@ import sqlite3
 
 import psycopg
 import sqlite_utils
+from psycopg.rows import dict_row
 
 from storage.database import DB_ERRORS, StorageError
 from storage.dialect import describe_database, is_postgresql_url
@@ -23,7 +24,9 @@ def probe(target: str) -> int:
     try:
         if is_postgresql_url(target):
             with (
-                psycopg.connect(target, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn,
+                psycopg.connect(
+                    target, connect_timeout=CONNECT_TIMEOUT_SECONDS, row_factory=dict_row
+                ) as conn,
                 conn.transaction(force_rollback=True),
             ):
                 tx = PgTx(conn)
