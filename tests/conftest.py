@@ -18,6 +18,7 @@ from tests.servers.slack_server import SlackServer
 __all__ = ["codegen_server", "slack_server_fixture", "socket_mode_server_fixture"]
 
 CODEGEN_TOKEN = "test-codegen-token"
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture
@@ -33,12 +34,12 @@ def codegen_api() -> Iterator[CodegenServer]:
 
 
 @pytest.fixture
-def make_app(codegen_api: CodegenServer, slack_server: SlackServer, tmp_path: Path) -> Iterator:
-    """Start the app (real HTTP endpoint) on a database in tmp_path; extra settings as keywords."""
+def make_app(codegen_api: CodegenServer, slack_server: SlackServer, app_db: str) -> Iterator:
+    """Start the app (real HTTP endpoint) on `app_db`; extra settings as keywords."""
     apps: list[AppUnderTest] = []
 
     def start(**overrides: object) -> AppUnderTest:
-        settings = make_settings(codegen_api, slack_server, tmp_path / "bot.db", **overrides)
+        settings = make_settings(codegen_api, slack_server, app_db, **overrides)
         app = AppUnderTest(settings).start()
         apps.append(app)
         return app
@@ -61,11 +62,22 @@ def postgres() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty database on each backend in turn: a SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
+def _new_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
         yield str(tmp_path / "bot.db")
         return
     with empty_schema(request.getfixturevalue("postgres")) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database on each backend in turn: a SQLite file, or a PostgreSQL schema."""
+    yield from _new_database(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def app_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The database of `make_app`: tmp_path/bot.db, or a PostgreSQL schema where a module or test
+    parametrizes it (`@pytest.mark.parametrize("app_db", BACKENDS, indirect=True)`)."""
+    yield from _new_database(getattr(request, "param", "sqlite"), request, tmp_path)

@@ -21,7 +21,7 @@ SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # 32 hex digits, as Slack m
 T = TypeVar("T")
 
 
-def make_settings(codegen_server: Any, slack_server: Any, db_path: Path, **overrides: Any) -> Settings:
+def make_settings(codegen_server: Any, slack_server: Any, db_path: Path | str, **overrides: Any) -> Settings:
     """Settings that point the bot at the test servers, with a fast poll."""
     values: dict[str, Any] = {
         "slack_bot_token": slack_server.bot_token,

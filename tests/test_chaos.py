@@ -106,6 +106,7 @@ def test_every_kind_of_job_survives_injected_faults(chaos, codegen_server: Codeg
     followed: set[int] = set()
     born: dict[int, float] = {}
     for _ in range(6000):
+        bot.leadership.step()  # what its thread does every 2 s: the only process leads throughout
         waits = [bot.runner.drain(), bot.watcher.step()]
         for record in codegen_server.runs():
             run_id = record["id"]

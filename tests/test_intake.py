@@ -8,7 +8,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from storage.records import JobStatus
+from tests.conftest import BACKENDS
 from tests.harness import AppUnderTest, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
@@ -59,6 +62,7 @@ def test_a_follow_up_whose_write_failed_is_processed_when_slack_redelivers_it(
     assert codegen_api.run_inputs(run_id)["resumes"][0]["prompt"].startswith("now add the tests")
 
 
+@pytest.mark.parametrize("app_db", BACKENDS, indirect=True)
 def test_a_burst_of_commands_from_one_person_stops_exactly_at_the_hourly_cap(
     make_app, codegen_api: CodegenServer
 ) -> None:

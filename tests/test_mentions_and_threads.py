@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from tests.conftest import BACKENDS
 from tests.harness import AppUnderTest, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 
 GENERAL, ALICE, BOB, BOT = "C0GENERAL", "U0ALICE", "U0BOB", "UBOT"
+
+# Every conversation here runs on both backends: the paths users take most.
+pytestmark = pytest.mark.parametrize("app_db", BACKENDS, indirect=True)
 
 
 def mention(slack: SlackServer, text: str, *, user: str = ALICE, thread_ts: str | None = None) -> dict:

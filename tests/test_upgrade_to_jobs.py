@@ -52,3 +52,23 @@ def test_pending_work_of_an_older_release_becomes_jobs(tmp_path: Path) -> None:
         assert store.steps_of(1) == frozenset({"status_message"})  # an earlier post is looked for first
     finally:
         store.close()
+
+
+def columns(path: Path) -> dict[str, set[tuple[str, int, object]]]:
+    """Each table's columns: name, NOT NULL, default."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            table: {(c[1], c[3], c[4]) for c in conn.execute(f'PRAGMA table_info("{table}")')}
+            for table in tables
+        }
+    finally:
+        conn.close()
+
+
+def test_an_upgraded_file_has_the_same_tables_as_a_new_one(tmp_path: Path) -> None:
+    a_v4_database(tmp_path / "old.db")
+    Store(str(tmp_path / "old.db")).close()
+    Store(str(tmp_path / "new.db")).close()
+    assert columns(tmp_path / "old.db") == columns(tmp_path / "new.db")
