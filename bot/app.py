@@ -13,6 +13,7 @@ from bot.announce import announce_kind
 from bot.cards import card_kinds
 from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
+from bot.codegen_members import CodegenMembers, members_kind
 from bot.config import Settings
 from bot.create_queue import queue_kind
 from bot.creates import CreateDeps, create_kind, refill_create_limiter
@@ -22,7 +23,7 @@ from bot.housekeeping import housekeeping_kind
 from bot.images import images_kind
 from bot.jobs import JobKind, Runner
 from bot.loop import Worker
-from bot.membership import requester_check
+from bot.membership import requester_check, requester_metadata
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
@@ -36,7 +37,7 @@ from bot.user_names import UserNames
 from bot.watcher import Watcher
 from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
-from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
+from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
@@ -72,6 +73,14 @@ class Bot:
         self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
         self.repos = RepoDirectory(self.codegen, self.clock)
         self.members = UserNames(self.slack, self.clock)  # one users.info cache: names and who may ask
+        # The membership gate: the Codegen organization's members, by email (None when it is off).
+        gated = settings.codegen_slack_require_codegen_member
+        self.codegen_members = CodegenMembers(self.codegen, self.clock) if gated else None
+        # What a job asks before it acts for someone (starts a run, follows up, acts on a PR): None to
+        # go on, else the refusal; see bot.membership.requester_check and requester_outcome.
+        self.check_requester = requester_check(
+            settings.access_rules, self.slack.workspace, self.members, self.codegen_members
+        )
         self.runner = Runner(
             self.store,
             self.clock,
@@ -99,16 +108,18 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             members=self.members,
+            codegen_members=self.codegen_members,
         )
         self.bolt = build_bolt_app(settings, self)
 
     def _job_kinds(self, settings: Settings) -> list[JobKind]:
         """Every kind of job this bot runs, with its handler."""
-        check = requester_check(settings.access_rules, self.slack.workspace, self.members)
+        check = self.check_requester
         create = CreateDeps(
             store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
             clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
             check_requester=check,
+            describe_requester=requester_metadata(self.slack.workspace, self.members, self.codegen_members),
         )  # fmt: skip
         refill_create_limiter(self.store, self.limits, self.clock.now())
         token = settings.slack_bot_token.get_secret_value()
@@ -135,6 +146,7 @@ class Bot:
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
             probe_kind(self.codegen),
+            *([members_kind(self.codegen_members)] if self.codegen_members else []),
         ]
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:
@@ -152,6 +164,9 @@ class Bot:
     def start(self) -> None:
         """Start the runner and the watcher; anything left pending by an earlier process is picked up."""
         self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
+        if self.codegen_members is not None:
+            now = self.clock.now()
+            self.store.arm_job(CODEGEN_MEMBERS, CODEGEN_MEMBERS, now=now, priority=PRIORITY[CODEGEN_MEMBERS])
         self.runner.start()
         for worker in self.workers.values():
             worker.start()

@@ -56,6 +56,7 @@ class CreateDeps:
     outsiders: Callable[[], OutsiderContext] | None = None  # how thread context treats outsiders
     members: UserNames | None = None  # users.info records shared with the rest of the bot
     check_requester: Callable[[str], str | None] | None = None  # outsiders and guests (bot.membership)
+    describe_requester: Callable[[str], dict[str, object]] | None = None  # who asked, for the run's metadata
 
 
 def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
@@ -126,7 +127,7 @@ class CreateJob:
                 request,
                 prompt,
                 images=list(request.images) or None,
-                metadata={"slack_channel": request.channel, "slack_thread_ts": request.thread_ts},
+                metadata=self._metadata(request),
                 repo_id=repo_id,
                 model=request.options.get("model"),
             )
@@ -169,6 +170,11 @@ class CreateJob:
         log.info("request %s became run %s", request.id, run.id)
         self._on_started()
         return None
+
+    def _metadata(self, request: Request) -> dict[str, object]:
+        """The run's place in Slack, and who asked (bot.membership.requester_metadata)."""
+        requester = self.d.describe_requester(request.user) if self.d.describe_requester else {}
+        return {"slack_channel": request.channel, "slack_thread_ts": request.thread_ts, **requester}
 
     def _ensure_status_message(self, request: Request) -> Request:
         """Post the request's message once, even across a crash (found again by its metadata); for a

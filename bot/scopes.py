@@ -32,8 +32,9 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
 }
-# The rest: /codegen and the message shortcut; screenshots downloaded from url_private.
-OTHER_SCOPES = ("commands", "files:read")
+# The rest: /codegen and the message shortcut; screenshots downloaded from url_private; members'
+# emails in users.info's profile.email (for the Codegen membership gate and each run's metadata).
+OTHER_SCOPES = ("commands", "files:read", "users:read.email")
 
 BOT_SCOPES: frozenset[str] = frozenset(
     {scope for scopes in (*METHOD_SCOPES.values(), *EVENT_SCOPES.values()) for scope in scopes}

@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
+from bot.codegen_members import MembersUnknown, membership_refusal
 from bot.membership import (
     AccessRules,
     Home,
@@ -87,8 +88,9 @@ def _acts(ctx: HandlerContext, body: dict[str, Any], context: BoltContext) -> bo
 def _membership(
     ctx: HandlerContext, rules: AccessRules, body: dict[str, Any], context: BoltContext
 ) -> str | None:
-    """OUTSIDER, GUEST or UNCHECKED for a person the rules do not let in, else None: from the payload
-    when it settles it, else from the person's users.info record (cached)."""
+    """OUTSIDER, GUEST or UNCHECKED for a person the rules do not let in, and with the membership gate
+    NOT_A_MEMBER or NO_EMAIL, else None: from the payload when it settles it, else from the person's
+    users.info record (cached) and the Codegen member list as it is (never fetched here)."""
     authorized = context.authorize_result
     home = Home(
         authorized.team_id if authorized else context.team_id,
@@ -96,14 +98,22 @@ def _membership(
     )
     team = payload_team(body)
     settled = settled_by_payload(rules, home, team)
-    if settled or not needs_record(rules, home, team) or ctx.members is None or not context.user_id:
+    gate = ctx.codegen_members
+    needed = needs_record(rules, home, team) or gate is not None
+    if settled or not needed or ctx.members is None or not context.user_id:
         return settled
     try:
         record = ctx.members.member(context.user_id, max_wait=ACK_WAIT_SECONDS)
     except LookupDeferred:  # no time to ask Slack now: the create or resume job asks before it acts
         log.info("%s is checked when their request's job runs (users.info's limit is full)", context.user_id)
         return None
-    return member_refusal(rules, home, record)
+    refused = member_refusal(rules, home, record)
+    if refused or gate is None or record is None:
+        return refused
+    try:
+        return membership_refusal(gate, record, may_refresh=False)
+    except MembersUnknown:  # the member list is not fresh enough to say no: the job that acts decides
+        return None
 
 
 def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, text: str) -> BoltResponse:

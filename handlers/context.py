@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.codegen_members import CodegenMembers, slack_email
 from bot.repos import RepoDirectory
 from bot.slack_out import SlackOut
-from bot.user_names import UserNames
+from bot.user_names import LookupDeferred, UserNames
 from storage.job_kinds import PRIORITY, REPLY
 from storage.store import Store
 
@@ -32,10 +33,20 @@ class HandlerContext:
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
+    codegen_members: CodegenMembers | None = None  # the membership gate, when it is on
 
     def is_admin(self, user: str) -> bool:
-        """Whether `user` may change channel settings (everyone, when no admins are configured)."""
-        return not self.admin_users or user in self.admin_users
+        """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the
+        membership gate, a Codegen ADMIN (by their Slack email); everyone, when neither applies."""
+        if user in self.admin_users:
+            return True
+        if self.codegen_members is None or self.members is None:
+            return not self.admin_users
+        try:
+            record = self.members.member(user, max_wait=0.0)  # the access check has just asked
+        except LookupDeferred:
+            return False
+        return self.codegen_members.is_admin(slack_email(record))
 
     def tell_privately(
         self,

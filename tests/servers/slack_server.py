@@ -237,6 +237,7 @@ class _User:
     guest: str | None = None  # "multi" (is_restricted) or "single" (is_ultra_restricted)
     stranger: bool = False
     enterprise_id: str | None = None
+    email: str | None = None
 
 
 class SlackServer:
@@ -365,14 +366,17 @@ class SlackServer:
         guest: Literal["multi", "single"] | None = None,
         stranger: bool = False,
         enterprise_id: str | None = None,
+        email: str | None = None,
     ) -> None:
         """Register a member that users.info knows: of this workspace, or with `team_id` of another
         one (a Slack Connect partner's member; `stranger` when they share no channel with the
-        workspace's members), a multi- or single-channel `guest`, in the Grid org `enterprise_id`."""
+        workspace's members), a multi- or single-channel `guest`, in the Grid org `enterprise_id`.
+        A person's `email` (default `name@example.com`; bots have none) is in their profile when the
+        token has users:read.email, as Slack does."""
         with self._lock:
             self._users[id] = _User(
                 id, name, real_name or name, display_name or name, is_bot, tz, team_id or self.team_id,
-                guest, stranger, enterprise_id,
+                guest, stranger, enterprise_id, None if is_bot else (email or f"{name}@example.com"),
             )  # fmt: skip
 
     def team_of(self, user: str) -> str:
@@ -952,6 +956,8 @@ class SlackServer:
                         "display_name_normalized": user.display_name,
                         "real_name_normalized": user.real_name},
         }
+        if user.email and "users:read.email" in self.scopes:
+            record["profile"]["email"] = user.email
         if user.stranger:
             record["is_stranger"] = True
         if user.enterprise_id:
