@@ -144,7 +144,7 @@ class Bot:
             *card_kinds(self.store, self.slack, self.clock),
             home_kind(self.store, self.slack, self.clock),
             *reply_kinds(self.slack, self.repos, self.store),
-            housekeeping_kind(self.store, self.clock),
+            housekeeping_kind(self.store, self.clock, settings.codegen_slack_audit_retention_days),
             probe_kind(self.codegen),
             *([members_kind(self.codegen_members)] if self.codegen_members else []),
         ]

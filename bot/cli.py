@@ -1,4 +1,4 @@
-"""`codegen-slack serve | check | backup PATH | jobs [retry ID]`: the command-line entry point.
+"""`codegen-slack serve | check | backup PATH | jobs [retry ID] | audit`: the command-line entry point.
 
 Exit status 0 on success, 1 when `check` finds a problem or a backup fails, 2 for a setting that
 stops the bot from starting (named, with where to get a right value; never a traceback).
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import jobs_cli
+from bot import audit_cli, jobs_cli
 from bot.codegen import CodegenError
 from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database, consistently, while the bot runs")
     backup.add_argument("path", help="the new file to write the copy to")
     jobs_cli.add_parser(sub)
+    audit_cli.add_parser(sub)
     return parser
 
 
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_checks(settings)
     if args.command == "jobs":
         return jobs_cli.run(args, settings.codegen_slack_db)
+    if args.command == "audit":
+        return audit_cli.run(args, settings.codegen_slack_db)
     if args.command == "backup":
         from bot.backup import backup
 

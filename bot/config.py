@@ -43,6 +43,7 @@ WHERE_TO_GET = {
     "CODEGEN_SLACK_ALLOW_GUESTS": "true or false",
     "CODEGEN_SLACK_OUTSIDER_CONTEXT": "omit (the default) or quote",
     "CODEGEN_SLACK_REQUIRE_CODEGEN_MEMBER": "true or false (true needs the users:read.email scope)",
+    "CODEGEN_SLACK_AUDIT_RETENTION_DAYS": "a whole number of days, 1 or more (default 400)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     codegen_slack_allow_guests: bool = False
     codegen_slack_outsider_context: Literal["omit", "quote"] = "omit"
     codegen_slack_require_codegen_member: bool = False
+    codegen_slack_audit_retention_days: int = Field(400, ge=1)
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
-from bot.membership import requester_outcome
+from bot.membership import checked_request
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
@@ -111,7 +111,9 @@ class CreateJob:
         request = self.d.store.get_request(job.request_id)
         if request is None or request.state != "pending":
             return None
-        refused = requester_outcome(self.d.check_requester, request.user)
+        refused = checked_request(
+            self.d.check_requester, self.d.store, self.d.members, request, self.d.clock.now()
+        )
         if refused is not None:
             return refused
         try:

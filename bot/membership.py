@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.codegen import CodegenError
-from bot.codegen_members import CodegenMembers, MembersUnknown, membership_refusal, slack_email
+from bot.codegen_members import (
+    NO_EMAIL,
+    NOT_A_MEMBER,
+    CodegenMembers,
+    MembersUnknown,
+    membership_refusal,
+    slack_email,
+)
 from bot.jobs import Dead, Defer, Outcome, Retry
 from bot.user_names import LookupDeferred, UserNames
+from storage.audit import FOLLOW_UP, REFUSED, RETRY, START
+from storage.ports import AuditLog
+from storage.records import Request
 
 OUTSIDER = (
     "Sorry, the Codegen bot here only takes requests from members of this workspace. "
@@ -149,6 +159,38 @@ def requester_outcome(check: Callable[[str], str | None] | None, user: str) -> O
     if refusal == UNCHECKED:
         return Retry(f"Slack did not say who {user} is")
     return Dead(refusal) if refusal else None
+
+
+# Each refusal's reason as the audit trail records it (storage/audit.py).
+AUDIT_REASONS = {
+    OUTSIDER: "outsider (another team, or a stranger)",
+    GUEST: "guest",
+    UNCHECKED: "Slack did not say who they are",
+    NOT_A_MEMBER: "not a member of the Codegen organization",
+    NO_EMAIL: "no email in their Slack profile to match with Codegen",
+}
+
+
+def checked_request(
+    check: Callable[[str], str | None] | None,
+    store: AuditLog,
+    members: UserNames | None,
+    request: Request,
+    now: float,
+) -> Outcome | None:
+    """`requester_outcome` for the person behind a recorded request, a refusal also recorded in the
+    audit trail (as a start, retry or follow-up, refused, with the reason)."""
+    outcome = requester_outcome(check, request.user)
+    if isinstance(outcome, Dead):
+        record = members.cached(request.user) if members else None
+        via = request.key.split(":", 1)[0]
+        action = FOLLOW_UP if request.kind == "resume" else RETRY if via == RETRY else START
+        store.record_audit(
+            at=now, actor=request.user, team=(record or {}).get("team_id"), action=action,
+            channel=request.channel, run_id=request.run_id, request_id=request.id, outcome=REFUSED,
+            detail=AUDIT_REASONS.get(outcome.reason, outcome.reason),
+        )  # fmt: skip
+    return outcome
 
 
 def requester_metadata(

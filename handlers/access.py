@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.codegen_members import MembersUnknown, membership_refusal
 from bot.membership import (
+    AUDIT_REASONS,
     AccessRules,
     Home,
     member_refusal,
@@ -23,6 +25,7 @@ from bot.render.messages import error_text
 from bot.user_names import LookupDeferred
 from handlers.context import HandlerContext
 from handlers.events import follow_up_target, is_human_message
+from storage.audit import REFUSED
 
 log = logging.getLogger("codegen_slack.handlers")
 
@@ -33,6 +36,12 @@ ACTING_PAYLOADS = frozenset(
     {"block_actions", "view_submission", "message_action", "shortcut", "block_suggestion"}
 )
 
+# Each refusal's reason as the audit trail records it.
+WHY = {
+    **AUDIT_REASONS,
+    NOT_ALLOWED_USER: "not in CODEGEN_SLACK_ALLOWED_USERS",
+    NOT_ALLOWED_CHANNEL: "channel not in CODEGEN_SLACK_ALLOWED_CHANNELS",
+}
 ACK_WAIT_SECONDS = 1.0  # of Slack's 3 s to answer, what a member lookup may wait for room in its limit
 
 
@@ -71,6 +80,7 @@ def register(
         if reason is None:
             next()
             return None
+        _audit_refusal(ctx, body, context, reason)
         return _refuse(ctx, body, context, error_text(reason))
 
 
@@ -131,6 +141,35 @@ def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, tex
     if user and channel:
         ctx.tell_privately(channel, user, text, thread_ts, key=key)
     return BoltResponse(status=200, body="")
+
+
+def _audit_refusal(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, reason: str) -> None:
+    """Record who was refused what, where, and why (the reason's short form, their team if known)."""
+    user = context.user_id or "unknown"
+    entry = ctx.audit(user, attempted(body), channel=context.channel_id, outcome=REFUSED)
+    team = payload_team(body) or entry.team
+    why = WHY.get(reason, reason)
+    ctx.store.record_audit(**{**asdict(entry), "team": team, "detail": why})
+
+
+def attempted(body: dict[str, Any]) -> str:
+    """What a request tried, for the audit trail: command, mention, dm, follow_up, or
+    button:ACTION_ID, form:CALLBACK_ID, shortcut:CALLBACK_ID, menu:ACTION_ID."""
+    if body.get("command"):
+        return "command"
+    event = body.get("event")
+    if isinstance(event, dict):
+        if event.get("type") == "app_mention":
+            return "mention"
+        return "dm" if event.get("channel_type") == "im" else "follow_up"
+    kind = body.get("type")
+    if kind == "block_actions":
+        return f"button:{(body.get('actions') or [{}])[0].get('action_id', '')}"
+    if kind == "view_submission":
+        return f"form:{(body.get('view') or {}).get('callback_id', '')}"
+    if kind == "block_suggestion":
+        return f"menu:{body.get('action_id', '')}"
+    return f"shortcut:{body.get('callback_id', '')}"
 
 
 def _refusal_view(text: str) -> dict[str, Any]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from bot.clock import Clock
 from bot.codegen_members import CodegenMembers, slack_email
 from bot.repos import RepoDirectory
 from bot.slack_out import SlackOut
-from bot.user_names import LookupDeferred, UserNames
+from bot.user_names import UserNames
+from storage.audit import AuditEntry
 from storage.job_kinds import PRIORITY, REPLY
 from storage.store import Store
 
@@ -42,11 +44,19 @@ class HandlerContext:
             return True
         if self.codegen_members is None or self.members is None:
             return not self.admin_users
-        try:
-            record = self.members.member(user, max_wait=0.0)  # the access check has just asked
-        except LookupDeferred:
-            return False
+        record = self.members.cached(user)  # the access check has just asked Slack
         return self.codegen_members.is_admin(slack_email(record))
+
+    def audit(self, user: str, action: str, **entry: Any) -> AuditEntry:
+        """An audit entry for what `user` did now (fields as storage.audit.AuditEntry); their team from
+        their users.info record when it is kept."""
+        record = self.members.cached(user) if self.members else None
+        team = (record or {}).get("team_id")
+        return AuditEntry(at=self.clock.now(), actor=user, action=action, team=team, **entry)
+
+    def record_audit(self, user: str, action: str, **entry: Any) -> None:
+        """Record `audit(user, action, **entry)` in a transaction of its own."""
+        self.store.record_audit(**asdict(self.audit(user, action, **entry)))
 
     def tell_privately(
         self,

@@ -172,7 +172,17 @@ def _v5_pending_work(db: sqlite_utils.Database) -> None:
         k.arm_home(db, r["user"], now=0.0, not_before=0.0)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6_audit(db: sqlite_utils.Database) -> None:
+    """The audit trail (storage/audit.py): one row per decision, kept for the configured retention."""
+    db.execute(
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL,"
+        " action TEXT NOT NULL, team TEXT, channel TEXT, run_id BIGINT, request_id BIGINT,"
+        " outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')"
+    )
+    db.execute("CREATE INDEX audit_at ON audit (at)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6_audit]
 
 
 class SchemaTooNew(Exception):
