@@ -31,6 +31,11 @@ OUTSIDER = (
     "Sorry, the Codegen bot here only takes requests from members of this workspace. "
     "Ask someone on the team to run it for you, or a workspace admin to allow your organization."
 )
+OUTSIDER_OF = (  # OUTSIDER, when Slack names the person's team
+    "Sorry, the Codegen bot here only takes requests from members of this workspace, and you're here "
+    "as a member of *{team}*. Ask someone on the team to run it for you, or a workspace admin to allow "
+    "your organization."
+)
 GUEST = (
     "Sorry, guests can't use the Codegen bot in this workspace. "
     "Ask a full member of the team to run it for you, or a workspace admin to allow guests."

@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.replies": HISTORY,
     "conversations.history": HISTORY,
     "users.info": ("users:read",),
+    "team.info": ("team:read",),  # an outsider's team named in their refusal
     "views.open": (),
     "views.publish": (),
     "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)

@@ -14,6 +14,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 from bot.codegen_members import MembersUnknown, membership_refusal
 from bot.membership import (
     AUDIT_REASONS,
+    OUTSIDER,
     AccessRules,
     Home,
     member_refusal,
@@ -80,17 +81,20 @@ def register(
         if reason is None:
             next()
             return None
-        _audit_refusal(ctx, body, context, reason)
-        return _refuse(ctx, body, context, error_text(reason))
+        team = _audit_refusal(ctx, body, context, reason)
+        return _refuse(ctx, body, context, reason, team)
 
 
 def _acts(ctx: HandlerContext, body: dict[str, Any], context: BoltContext) -> bool:
     """Whether the request asks the bot to do something: a command, a mention, a DM, a follow-up in a
-    run's thread, or a button, form or shortcut. Other events (channel chatter) pass unchecked."""
+    run's thread, one of `ctx.acting_reactions`, or a button, form or shortcut. Other events (channel
+    chatter, other reactions) pass unchecked."""
     if body.get("command"):
         return True
     event = body.get("event")
     if isinstance(event, dict):
+        if event.get("type") == "reaction_added":
+            return event.get("reaction") in ctx.acting_reactions
         return _addressed_to_bot(ctx, event, context)
     return body.get("type") in ACTING_PAYLOADS
 
@@ -126,9 +130,12 @@ def _membership(
         return None
 
 
-def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, text: str) -> BoltResponse:
-    """Tell the person `text` where they asked, privately, and answer Slack without running a handler."""
-    user, channel = context.user_id, context.channel_id
+def _refuse(
+    ctx: HandlerContext, body: dict[str, Any], context: BoltContext, reason: str, team: str | None
+) -> BoltResponse:
+    """Tell the person why (`reason`) where they asked, privately (by DM from a Home tab), and answer
+    Slack without running a handler. An outsider's refusal names `team` when Slack says its name."""
+    user, channel, text = context.user_id, context.channel_id, error_text(reason)
     if body.get("command"):
         return _json({"response_type": "ephemeral", "text": text})
     if body.get("type") == "view_submission":  # the form itself says why
@@ -136,31 +143,36 @@ def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, tex
     if body.get("type") == "block_suggestion":
         return _json({"options": []})
     event = body.get("event") or {}
-    key = f"refused:{channel}:{event.get('ts') or body.get('trigger_id') or ''}"
+    key = f"refused:{channel}:{event.get('ts') or event.get('event_ts') or body.get('trigger_id') or ''}"
     thread_ts = event.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
-    if user and channel:
-        ctx.tell_privately(channel, user, text, thread_ts, key=key)
+    if user:
+        outsider_team = team if reason == OUTSIDER else None
+        ctx.tell_privately(channel or "", user, text, thread_ts, key=key, outsider_team=outsider_team)
     return BoltResponse(status=200, body="")
 
 
-def _audit_refusal(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, reason: str) -> None:
-    """Record who was refused what, where, and why (the reason's short form, their team if known)."""
+def _audit_refusal(
+    ctx: HandlerContext, body: dict[str, Any], context: BoltContext, reason: str
+) -> str | None:
+    """Record who was refused what, where, and why (the reason's short form, their team if known);
+    returns that team."""
     user = context.user_id or "unknown"
     entry = ctx.audit(user, attempted(body), channel=context.channel_id, outcome=REFUSED)
     team = payload_team(body) or entry.team
     why = WHY.get(reason, reason)
     ctx.store.record_audit(**{**asdict(entry), "team": team, "detail": why})
+    return team
 
 
 def attempted(body: dict[str, Any]) -> str:
-    """What a request tried, for the audit trail: command, mention, dm, follow_up, or
+    """What a request tried, for the audit trail: command, mention, dm, follow_up, reaction:NAME, or
     button:ACTION_ID, form:CALLBACK_ID, shortcut:CALLBACK_ID, menu:ACTION_ID."""
     if body.get("command"):
         return "command"
     event = body.get("event")
     if isinstance(event, dict):
-        if event.get("type") == "app_mention":
-            return "mention"
+        if event.get("type") in ("app_mention", "reaction_added"):
+            return "mention" if event["type"] == "app_mention" else f"reaction:{event.get('reaction')}"
         return "dm" if event.get("channel_type") == "im" else "follow_up"
     kind = body.get("type")
     if kind == "block_actions":

@@ -36,6 +36,8 @@ class HandlerContext:
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
     codegen_members: CodegenMembers | None = None  # the membership gate, when it is on
+    # Reactions (emoji names) that ask the bot to act, checked like a command: none handled yet.
+    acting_reactions: frozenset[str] = frozenset()
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the
@@ -67,13 +69,17 @@ class HandlerContext:
         *,
         key: str | None = None,
         visible: bool = False,
+        outsider_team: str | None = None,
     ) -> None:
-        """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. `key`
-        names what it answers (a redelivery of the same event then says it once); `visible` posts it
-        in the thread for everyone instead."""
+        """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. An
+        empty `channel` (a Home tab's button) means by DM. `key` names what it answers (a redelivery
+        of the same event then says it once); `visible` posts it in the thread for everyone instead.
+        `outsider_team`: the text is an outsider's refusal, to name this team when Slack says its name."""
         if not text:
             return
         say = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible}
+        if outsider_team:
+            say["outsider_team"] = outsider_team
         reply_key = f"{REPLY}:{key or uuid.uuid4().hex}"
         self.store.add_job(REPLY, reply_key, now=self.clock.now(), priority=PRIORITY[REPLY], payload=say)
         self.wake()
