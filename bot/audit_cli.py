@@ -6,14 +6,13 @@ import argparse
 import csv
 import io
 import json
-import os
 import re
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from bot.jobs_cli import open_store
 from storage.audit import COLUMNS, AuditEntry
-from storage.store import StorageError, Store
 
 AGO = re.compile(r"(\d+)([dh])")
 UNIT_SECONDS = {"d": 86_400, "h": 3_600}
@@ -43,13 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace, db_path: str) -> int:
     """Print the entries since `args.since`, oldest first; 0, or 2 when the database cannot be read."""
-    if not os.path.exists(db_path):
-        print(f"There is no database at {db_path}: check CODEGEN_SLACK_DB (where `serve` keeps its data).")
-        return 2
-    try:
-        store = Store(db_path)
-    except StorageError as exc:
-        print(f"codegen-slack cannot open its database: {exc}")
+    store = open_store(db_path)
+    if store is None:
         return 2
     try:
         entries = store.audit_entries(args.since)

@@ -11,7 +11,8 @@ from bot.codegen_members import MISS_REFRESH_SECONDS, CodegenMembers, MembersUnk
 from tests.harness import AppUnderTest, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import WORKSPACE, SlackServer
-from tests.test_mentions_and_threads import mention, reply
+from tests.test_mentions_and_threads import reply
+from tests.test_outsiders import finished_run_by_mention
 
 GENERAL, ALICE, BOB, DEV = "C0GENERAL", "U0ALICE", "U0BOB", "U0DEV"
 NOT_A_MEMBER = "found no Codegen account with your Slack email"
@@ -53,12 +54,7 @@ def test_a_non_members_command_is_refused_privately_saying_why(
 def test_a_non_members_follow_up_does_not_reach_the_run(
     gated: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
-    event = mention(slack_server, "refactor the billing module")
-    gated.event(event)
-    run_id = wait_for(codegen_api.runs, what="Alice's run")[0]["id"]
-    wait_for(lambda: gated.bot.store.get_run(run_id), what="the run stored")
-    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
-    wait_for(lambda: gated.bot.store.get_run(run_id).finished, what="the run finished")
+    event = finished_run_by_mention(gated, slack_server, codegen_api)
     follow_up = reply(slack_server, event["ts"], "and delete the audit log", user=BOB)
     gated.event(follow_up)
     wait_for(

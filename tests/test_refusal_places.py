@@ -13,7 +13,6 @@ from tests.harness import AppUnderTest, wait_for
 from tests.interactions import click, home_action
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
-from tests.test_cards_and_buttons import action_ids, card_when, start_run
 from tests.test_home_and_config import dm_messages
 from tests.test_outsiders import (
     GENERAL,
@@ -22,6 +21,7 @@ from tests.test_outsiders import (
     OUTSIDER_REFUSAL,
     PARTNER,
     PARTNER_TEAM,
+    failed_run_card,
     refusal_to,
     shared,
 )
@@ -45,9 +45,7 @@ def test_an_outsiders_refusal_names_their_team(
     app: AppUnderTest, shared: SlackServer, codegen_api: CodegenServer
 ) -> None:
     shared.add_team(PARTNER_TEAM, "Partner & Co")
-    run_id, _ = start_run(app, codegen_api, shared, "migrate to postgres")
-    codegen_api.set_status(run_id, "FAILED", result="Tests failed.")
-    card = card_when(shared, run_id, lambda c: "retry_run" in action_ids(c), "the Retry button")
+    card = failed_run_card(app, shared, codegen_api)
     click(app, card, "retry_run", user=PARTNER, team=PARTNER_TEAM)
     note = refusal_to(shared, PARTNER, OUTSIDER_REFUSAL)
     assert "a member of *Partner &amp; Co*" in note and "Ask someone on the team" in note
@@ -57,9 +55,7 @@ def test_an_outsiders_refusal_names_their_team(
 def test_an_outsiders_refusal_without_a_team_name_still_says_why(
     app: AppUnderTest, shared: SlackServer, codegen_api: CodegenServer
 ) -> None:
-    run_id, _ = start_run(app, codegen_api, shared, "migrate to postgres")
-    codegen_api.set_status(run_id, "FAILED", result="Tests failed.")
-    card = card_when(shared, run_id, lambda c: "retry_run" in action_ids(c), "the Retry button")
+    card = failed_run_card(app, shared, codegen_api)
     click(app, card, "retry_run", user=PARTNER, team=PARTNER_TEAM)  # team.info: team_not_found
     note = refusal_to(shared, PARTNER, OUTSIDER_REFUSAL)
     assert "a member of" not in note and "Ask someone on the team" in note
