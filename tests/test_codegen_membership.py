@@ -107,3 +107,14 @@ def test_a_miss_refreshes_the_member_list_at_most_once_a_minute(codegen_server: 
     assert codegen_server.count(path="users") == 4
     assert members.is_admin("dev@example.com") and not members.is_admin("new@example.com")
     client.close()
+
+
+def test_without_the_email_scope_the_gate_says_it_could_not_check(
+    make_app, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    slack_server.scopes.discard("users:read.email")  # Slack then leaves profile.email out
+    codegen_api.add_user(email="alice@example.com")
+    app = make_app(codegen_slack_require_codegen_member=True)
+    refused = app.command("fix the flaky login test").json()
+    assert "didn't tell me your email" in refused["text"]
+    assert codegen_api.count(path="create_run") == 0
