@@ -13,6 +13,7 @@ from bot.announce import announce_kind
 from bot.cards import card_kinds
 from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
+from bot.codegen_members import CodegenMembers, members_kind
 from bot.config import Settings
 from bot.create_queue import queue_kind
 from bot.creates import CreateDeps, create_kind, refill_create_limiter
@@ -23,7 +24,7 @@ from bot.images import images_kind
 from bot.jobs import JobKind, Runner
 from bot.leader import Leadership, LimitHandoff, process_name
 from bot.loop import Worker
-from bot.membership import requester_check
+from bot.membership import requester_check, requester_metadata
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
@@ -39,7 +40,7 @@ from handlers import access, actions, commands, events, home, modals, shortcuts
 from handlers.context import HandlerContext
 from storage.dialect import SQLITE
 from storage.file_lock import FileLock, hold_file_lock
-from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
+from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE
 from storage.leases import Lease
 from storage.store import Store
 
@@ -91,6 +92,14 @@ class Bot:
             listen_url=None if self.store.dialect is SQLITE else settings.codegen_slack_db,
             on_work=self._wake,
         )
+        # The membership gate: the Codegen organization's members, by email (None when it is off).
+        gated = settings.codegen_slack_require_codegen_member
+        self.codegen_members = CodegenMembers(self.codegen, self.clock) if gated else None
+        # What a job asks before it acts for someone (starts a run, follows up, acts on a PR): None to
+        # go on, else the refusal; see bot.membership.requester_check and requester_outcome.
+        self.check_requester = requester_check(
+            settings.access_rules, self.slack.workspace, self.members, self.codegen_members
+        )
         self.runner = Runner(
             self.store,
             self.clock,
@@ -120,16 +129,18 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             members=self.members,
+            codegen_members=self.codegen_members,
         )
         self.bolt = build_bolt_app(settings, self)
 
     def _job_kinds(self, settings: Settings) -> list[JobKind]:
         """Every kind of job this bot runs, with its handler."""
-        check = requester_check(settings.access_rules, self.slack.workspace, self.members)
+        check = self.check_requester
         create = CreateDeps(
             store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
             clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
             check_requester=check,
+            describe_requester=requester_metadata(self.slack.workspace, self.members, self.codegen_members),
         )  # fmt: skip
         token = settings.slack_bot_token.get_secret_value()
         progress = ProgressDeps(
@@ -153,8 +164,9 @@ class Bot:
             *card_kinds(self.store, self.slack, self.clock),
             home_kind(self.store, self.slack, self.clock),
             *reply_kinds(self.slack, self.repos, self.store),
-            housekeeping_kind(self.store, self.clock),
+            housekeeping_kind(self.store, self.clock, settings.codegen_slack_audit_retention_days),
             probe_kind(self.codegen),
+            *([members_kind(self.codegen_members)] if self.codegen_members else []),
         ]
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:
@@ -203,6 +215,9 @@ class Bot:
         self.hold_database()
         self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
         self.leadership.start()
+        if self.codegen_members is not None:
+            now = self.clock.now()
+            self.store.arm_job(CODEGEN_MEMBERS, CODEGEN_MEMBERS, now=now, priority=PRIORITY[CODEGEN_MEMBERS])
         self.runner.start()
         for worker in self.workers.values():
             worker.start()

@@ -1,5 +1,5 @@
-"""`codegen-slack serve | check | backup PATH | jobs [retry ID] | migrate-db --to URL`: the command-line
-entry point.
+"""`codegen-slack serve | check | backup PATH | jobs [retry ID] | audit | migrate-db --to URL`: the
+command-line entry point.
 
 Exit status 0 on success, 1 when `check` finds a problem or a backup fails, 2 for a setting that
 stops the bot from starting (named, with where to get a right value; never a traceback).
@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import jobs_cli, migrate_cli
+from bot import audit_cli, jobs_cli, migrate_cli
 from bot.codegen import CodegenError
 from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
 
 if TYPE_CHECKING:
     from bot.app import Bot
+    from bot.http import HttpServer
 
 log = logging.getLogger("codegen_slack")
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", help="the new file to write the copy to")
     jobs_cli.add_parser(sub)
     migrate_cli.add_parser(sub)
+    audit_cli.add_parser(sub)
     return parser
 
 
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return jobs_cli.run(args, settings.codegen_slack_db)
     if args.command == "migrate-db":
         return migrate_cli.run(args, settings.codegen_slack_db)
+    if args.command == "audit":
+        return audit_cli.run(args, settings.codegen_slack_db)
     if args.command == "backup":
         from bot.backup import backup
 
@@ -102,7 +106,7 @@ def _fail(message: str) -> int:
 def _serve(settings: Settings, host: str, port: int) -> int:
     """Run until SIGTERM or SIGINT, then drain the workers and exit."""
     from bot.app import Bot
-    from bot.listeners import http_server, listen_socket_mode
+    from bot.listeners import http_server, listen_socket_mode, metrics_server
     from storage.file_lock import AnotherProcess
     from storage.store import StorageError
 
@@ -123,6 +127,13 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             f"PORT {port} on {host} cannot be used ({exc.strerror or exc}) — {WHERE_TO_GET['PORT']}, "
             "set with PORT or --port"
         )
+    try:
+        metrics = metrics_server(bot)
+    except OSError as exc:
+        server.close()
+        bot.store.close()
+        address = f"CODEGEN_SLACK_METRICS_ADDRESS {settings.codegen_slack_metrics_address}"
+        return _fail(f"{address} cannot be used ({exc.strerror or exc})")
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -134,12 +145,14 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     bot.start()
     server.start()
+    if metrics is not None:
+        metrics.start()
     stop_socket = None
     if settings.socket_mode:
         try:
             stop_socket = listen_socket_mode(bot)
         except (SlackApiError, OSError) as exc:
-            server.close()
+            _close(server, metrics)
             bot.stop()
             if isinstance(exc, OSError):
                 return _fail(f"Slack cannot be reached at {settings.slack_api_url} ({type(exc).__name__})")
@@ -150,10 +163,16 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     stopping.wait()
     if stop_socket is not None:
         stop_socket()
-    server.close()
+    _close(server, metrics)
     bot.stop()
     log.info("stopped")
     return 0
+
+
+def _close(*servers: HttpServer | None) -> None:
+    for server in servers:
+        if server is not None:
+            server.close()
 
 
 def _try_credentials(bot: Bot) -> None:
@@ -174,12 +193,17 @@ def _try_credentials(bot: Bot) -> None:
 def startup_line(settings: Settings, host: str, port: int) -> str:
     """What an operator wants to see once at start: version, mode, database, Codegen org, address."""
     mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
-    routes = "/healthz, /metrics" if settings.socket_mode else "/slack/events, /healthz, /metrics"
+    routes = [] if settings.socket_mode else ["/slack/events"]
+    routes += ["/healthz"] if settings.metrics_address else ["/healthz", "/metrics"]
+    metrics = settings.codegen_slack_metrics_address
+    protected = " with its bearer token" if settings.codegen_slack_metrics_token else ""
+    elsewhere = f", /metrics{protected} on http://{metrics}" if metrics else ""
     database = os.path.abspath(settings.codegen_slack_db)
     return (
         f"codegen-slack {app_version()} started: {mode}, database {database}, "
         f"Codegen org {settings.codegen_org_id} at {settings.codegen_api_base_url}, "
-        f"listening on http://{host}:{port} ({routes})"
+        f"listening on http://{host}:{port} ({', '.join(routes)}){elsewhere}"
+        + ("" if metrics or not protected else f"; /metrics{protected}")
     )
 
 

@@ -44,12 +44,24 @@ WHERE_TO_GET = {
     "workspace settings or a member's users.info team_id",
     "CODEGEN_SLACK_ALLOW_GUESTS": "true or false",
     "CODEGEN_SLACK_OUTSIDER_CONTEXT": "omit (the default) or quote",
+    "CODEGEN_SLACK_REQUIRE_CODEGEN_MEMBER": "true or false (true needs the users:read.email scope)",
+    "CODEGEN_SLACK_METRICS_ADDRESS": "host:port for /metrics alone, like 127.0.0.1:9100 (default: on PORT "
+    "with /slack/events)",
+    "CODEGEN_SLACK_METRICS_TOKEN": "any long random string (e.g. openssl rand -hex 32); Prometheus sends "
+    "it as its bearer token",
+    "CODEGEN_SLACK_AUDIT_RETENTION_DAYS": "a whole number of days, 1 or more (default 400)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
 }
 SECRET_SETTINGS = frozenset(
-    {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "CODEGEN_API_TOKEN"}
+    {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "CODEGEN_API_TOKEN",
+        "CODEGEN_SLACK_METRICS_TOKEN",
+    }
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{2,}")
@@ -89,6 +101,10 @@ class Settings(BaseSettings):
     codegen_slack_allowed_teams: str = ""
     codegen_slack_allow_guests: bool = False
     codegen_slack_outsider_context: Literal["omit", "quote"] = "omit"
+    codegen_slack_require_codegen_member: bool = False
+    codegen_slack_audit_retention_days: int = Field(400, ge=1)
+    codegen_slack_metrics_address: str | None = None
+    codegen_slack_metrics_token: SecretStr | None = None
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
@@ -130,6 +146,24 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"{', '.join(bad)}: not Slack {kind} ids ({' or '.join(initials)} and capitals)")
         return value
+
+    @field_validator("codegen_slack_metrics_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        """host:port, the port a number from 1 to 65535."""
+        if value is None:
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port (like 127.0.0.1:9100)")
+        return value.strip()
+
+    @field_validator("codegen_slack_metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        if isinstance(value, str) and (not value.strip() or any(ch.isspace() for ch in value.strip())):
+            raise ValueError("it contains a line break or a space inside; paste it again as one line")
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -181,9 +215,18 @@ class Settings(BaseSettings):
             allow_guests=self.codegen_slack_allow_guests, allowed_teams=_ids(self.codegen_slack_allowed_teams)
         )
 
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where /metrics is served alone (host, port), or None: next to /slack/events."""
+        if not self.codegen_slack_metrics_address:
+            return None
+        host, _, port = self.codegen_slack_metrics_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
     def secrets(self) -> list[str]:
         """The secret values, for masking in logs."""
         tokens = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        tokens += (self.codegen_slack_metrics_token,)
         return [self.codegen_api_token.get_secret_value()] + [t.get_secret_value() for t in tokens if t]
 
 

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
-from bot.membership import requester_outcome
+from bot.membership import checked_request
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
@@ -56,6 +56,7 @@ class CreateDeps:
     outsiders: Callable[[], OutsiderContext] | None = None  # how thread context treats outsiders
     members: UserNames | None = None  # users.info records shared with the rest of the bot
     check_requester: Callable[[str], str | None] | None = None  # outsiders and guests (bot.membership)
+    describe_requester: Callable[[str], dict[str, object]] | None = None  # who asked, for the run's metadata
 
 
 def refill_create_limiter(store: CreateStore, limits: RateLimits, now: float) -> None:
@@ -111,7 +112,9 @@ class CreateJob:
         request = self.d.store.get_request(job.request_id)
         if request is None or request.state != "pending":
             return None
-        refused = requester_outcome(self.d.check_requester, request.user)
+        refused = checked_request(
+            self.d.check_requester, self.d.store, self.d.members, request, self.d.clock.now()
+        )
         if refused is not None:
             return refused
         try:
@@ -127,7 +130,7 @@ class CreateJob:
                 request,
                 prompt,
                 images=list(request.images) or None,
-                metadata={"slack_channel": request.channel, "slack_thread_ts": request.thread_ts},
+                metadata=self._metadata(request),
                 repo_id=repo_id,
                 model=request.options.get("model"),
             )
@@ -170,6 +173,11 @@ class CreateJob:
         log.info("request %s became run %s", request.id, run.id)
         self._on_started()
         return None
+
+    def _metadata(self, request: Request) -> dict[str, object]:
+        """The run's place in Slack, and who asked (bot.membership.requester_metadata)."""
+        requester = self.d.describe_requester(request.user) if self.d.describe_requester else {}
+        return {"slack_channel": request.channel, "slack_thread_ts": request.thread_ts, **requester}
 
     def _ensure_status_message(self, request: Request) -> Request:
         """Post the request's message once, even across a crash (found again by its metadata); for a

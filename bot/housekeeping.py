@@ -1,5 +1,7 @@
 """The `housekeeping` job: hourly, forgets jobs that ended done more than a day ago, so the jobs table
-stays small (dead jobs stay for `codegen-slack jobs`)."""
+stays small (dead jobs stay for `codegen-slack jobs`), and audit entries older than the retention
+(CODEGEN_SLACK_AUDIT_RETENTION_DAYS). Runs and requests, with their prompts, are not forgotten here:
+they stay in the database until it is deleted."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from storage.records import Job
 
 INTERVAL_SECONDS = 3600.0
 KEEP_DONE_SECONDS = 24 * 3600.0
+DAY_SECONDS = 86_400.0
+AUDIT_RETENTION_DAYS = 400
 
 
-def housekeeping_kind(store: Housekeeping, clock: Clock) -> JobKind:
+def housekeeping_kind(
+    store: Housekeeping, clock: Clock, audit_retention_days: int = AUDIT_RETENTION_DAYS
+) -> JobKind:
     """The `housekeeping` job kind: recurring every hour."""
 
     def handle(job: Job) -> Outcome:
-        store.forget_done_jobs(clock.now() - KEEP_DONE_SECONDS)
+        now = clock.now()
+        store.forget_done_jobs(now - KEEP_DONE_SECONDS)
+        store.forget_audit(now - audit_retention_days * DAY_SECONDS)
         return Again(INTERVAL_SECONDS)
 
     return JobKind(HOUSEKEEPING, handle, needs_slack=False)

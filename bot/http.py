@@ -41,8 +41,10 @@ def make_wsgi_app(
     metrics: Callable[[], bytes] | None = None,
     *,
     signing_secret: str | None,
+    metrics_token: str | None = None,
 ) -> Callable[..., Iterable[bytes]]:
-    """Route POST /slack/events to Bolt, GET /healthz and GET /metrics.
+    """Route POST /slack/events to Bolt, GET /healthz and GET /metrics (none when `metrics` is None:
+    it is served elsewhere, see `make_metrics_app`; with `metrics_token`, only to requests that bear it).
 
     A Slack request is checked before Bolt sees it: over 1 MB → 413; a bad signature or a
     timestamp more than 5 minutes away → 401 (and a warning naming SLACK_SIGNING_SECRET, at most
@@ -83,12 +85,31 @@ def make_wsgi_app(
             ok, state = health()
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok, **state})
         if path == "/metrics" and method == "GET" and metrics is not None:
-            data = metrics()
-            start_response(
-                "200 OK", [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))]
-            )
-            return [data]
+            return serve_metrics(environ, start_response)
         return _json(start_response, "404 Not Found", {"error": "not found"})
+
+    serve_metrics = make_metrics_app(metrics or (lambda: b""), metrics_token)
+    return app
+
+
+def make_metrics_app(
+    metrics: Callable[[], bytes], token: str | None = None
+) -> Callable[..., Iterable[bytes]]:
+    """A WSGI app serving GET /metrics (Prometheus text) alone; with `token`, only to a request with
+    `Authorization: Bearer <token>` (else 401 and a `WWW-Authenticate: Bearer` header)."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") != "/metrics" or environ.get("REQUEST_METHOD", "GET") != "GET":
+            return _json(start_response, "404 Not Found", {"error": "not found"})
+        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode(errors="replace")
+        if expected is not None and not hmac.compare_digest(given, expected):
+            refusal = {"error": "/metrics needs its bearer token (CODEGEN_SLACK_METRICS_TOKEN)"}
+            challenge = [("WWW-Authenticate", 'Bearer realm="metrics"')]
+            return _json(start_response, "401 Unauthorized", refusal, challenge)
+        data = metrics()
+        start_response("200 OK", [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))])
+        return [data]
 
     return app
 
@@ -176,9 +197,12 @@ def _parse(text: str, content_type: str) -> dict[str, Any]:
     return data
 
 
-def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+def _json(
+    start_response: StartResponse, status: str, body: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
     data = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    length = ("Content-Length", str(len(data)))
+    start_response(status, [("Content-Type", "application/json"), length, *headers])
     return [data]
 
 

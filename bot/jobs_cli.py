@@ -24,13 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace, db_path: str) -> int:
     """List or retry; prints what it did. 0 on success, 1 when the job is not dead or retrying, 2
     when there is no database at `db_path` or it cannot be opened."""
-    if no_database_at(db_path):
-        print(f"There is no database at {db_path}: check CODEGEN_SLACK_DB (where `serve` keeps its data).")
-        return 2
-    try:
-        store = Store(db_path)
-    except StorageError as exc:
-        print(f"codegen-slack cannot open its database: {exc}")
+    store = open_store(db_path)
+    if store is None:
         return 2
     try:
         if args.action == "retry":
@@ -43,6 +38,19 @@ def run(args: argparse.Namespace, db_path: str) -> int:
         return 0
     finally:
         store.close()
+
+
+def open_store(db_path: str) -> Store | None:
+    """The bot's database at `db_path` for a command; None (and why, printed) when there is none or
+    it cannot be opened."""
+    if no_database_at(db_path):
+        print(f"There is no database at {db_path}: check CODEGEN_SLACK_DB (where `serve` keeps its data).")
+        return None
+    try:
+        return Store(db_path)
+    except StorageError as exc:
+        print(f"codegen-slack cannot open its database: {exc}")
+        return None
 
 
 def job_table(jobs: list[Job], now: float) -> str:

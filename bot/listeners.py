@@ -9,7 +9,7 @@ from collections.abc import Callable
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import Bot
-from bot.http import HttpServer, make_wsgi_app
+from bot.http import HttpServer, make_metrics_app, make_wsgi_app
 from bot.slack_out import make_web_client
 
 log = logging.getLogger("codegen_slack")
@@ -17,12 +17,32 @@ log = logging.getLogger("codegen_slack")
 
 def http_server(bot: Bot, host: str, port: int) -> HttpServer:
     """The HTTP endpoint, bound to `host`:`port` but not serving yet (`start()` it): POST
-    /slack/events in HTTP mode, GET /healthz and GET /metrics in both. Raises OSError when the
-    port cannot be used (taken, or privileged)."""
-    secret = bot.settings.slack_signing_secret
-    signing_secret = None if bot.settings.socket_mode or secret is None else secret.get_secret_value()
-    wsgi = make_wsgi_app(bot.bolt, bot.health, bot.metrics.render, signing_secret=signing_secret)
+    /slack/events in HTTP mode, GET /healthz in both, and GET /metrics unless it has an address of
+    its own (CODEGEN_SLACK_METRICS_ADDRESS; see `metrics_server`), only with the bearer token
+    CODEGEN_SLACK_METRICS_TOKEN when set. Raises OSError when the port cannot be used (taken, or
+    privileged)."""
+    settings = bot.settings
+    secret = settings.slack_signing_secret
+    signing_secret = None if settings.socket_mode or secret is None else secret.get_secret_value()
+    metrics = None if settings.metrics_address else bot.metrics.render
+    wsgi = make_wsgi_app(
+        bot.bolt, bot.health, metrics, signing_secret=signing_secret, metrics_token=_metrics_token(bot)
+    )
     return HttpServer(wsgi, host, port)
+
+
+def metrics_server(bot: Bot) -> HttpServer | None:
+    """The small HTTP server of GET /metrics alone at CODEGEN_SLACK_METRICS_ADDRESS (not serving yet),
+    or None when that is not set. Raises OSError when the address cannot be used."""
+    address = bot.settings.metrics_address
+    if address is None:
+        return None
+    return HttpServer(make_metrics_app(bot.metrics.render, _metrics_token(bot)), *address, threads=2)
+
+
+def _metrics_token(bot: Bot) -> str | None:
+    token = bot.settings.codegen_slack_metrics_token
+    return token.get_secret_value() if token else None
 
 
 def listen_socket_mode(bot: Bot) -> Callable[[], None]:

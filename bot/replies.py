@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.announce import dm_result
 from bot.codegen import CodegenError
 from bot.jobs import JobKind, Outcome
+from bot.membership import OUTSIDER_OF
 from bot.render.config import repos_text
 from bot.render.messages import SlackMessage, error_text
 from bot.repos import RepoDirectory
@@ -85,11 +86,18 @@ def requester_notice(
 
 def tell(slack: SlackOut, say: dict[str, Any]) -> None:
     """Show `say["text"]` to `say["user"]`: in the message `status_ts` when given, posted in the
-    thread when `visible`, else privately; by DM when the place is gone."""
-    channel, user, text = str(say["channel"]), str(say["user"]), str(say["text"])
+    thread when `visible`, else privately; by DM when there is no place (a Home tab) or it is gone.
+    An outsider's refusal (`outsider_team`) names their team when Slack says its name."""
+    channel, user, text = str(say.get("channel") or ""), str(say["user"]), str(say["text"])
     thread_ts = say.get("thread_ts") or None
+    team = say.get("outsider_team")
+    name = slack.name_of_team(str(team)) if team else None
+    if name:
+        text = error_text(OUTSIDER_OF.format(team=name))  # escaped there
     try:
-        if say.get("status_ts"):
+        if not channel:
+            slack.direct_message(user, SlackMessage(text=text, blocks=[]))
+        elif say.get("status_ts"):
             slack.update(channel, str(say["status_ts"]), SlackMessage(text=text, blocks=[]))
         elif say.get("visible"):
             slack.post(channel, SlackMessage(text=text, blocks=[]), thread_ts=thread_ts)

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RunLog, RunNotResumable
 from bot.jobs import Again, Dead, JobKind, Outcome, RetryPolicy
-from bot.membership import requester_outcome
+from bot.membership import checked_request
 from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage
 from bot.replies import requester_notice
@@ -89,7 +89,9 @@ class ResumeJob:
         request = self.d.store.get_request(job.request_id or 0)
         if request is None or request.state != "pending":
             return None
-        refused = requester_outcome(self.d.check_requester, request.user)
+        refused = checked_request(
+            self.d.check_requester, self.d.store, self.d.members, request, self.d.clock.now()
+        )
         if refused is not None:
             return refused
         try:

@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.replies": HISTORY,
     "conversations.history": HISTORY,
     "users.info": ("users:read",),
+    "team.info": ("team:read",),  # an outsider's team named in their refusal
     "views.open": (),
     "views.publish": (),
     "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
@@ -32,8 +33,9 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
 }
-# The rest: /codegen and the message shortcut; screenshots downloaded from url_private.
-OTHER_SCOPES = ("commands", "files:read")
+# The rest: /codegen and the message shortcut; screenshots downloaded from url_private; members'
+# emails in users.info's profile.email (for the Codegen membership gate and each run's metadata).
+OTHER_SCOPES = ("commands", "files:read", "users:read.email")
 
 BOT_SCOPES: frozenset[str] = frozenset(
     {scope for scopes in (*METHOD_SCOPES.values(), *EVENT_SCOPES.values()) for scope in scopes}

@@ -28,6 +28,7 @@ METHOD_LIMITS: dict[str, int] = {
     "chat.postEphemeral": TIER_4,
     "views.publish": TIER_4,
     "users.info": TIER_4,
+    "team.info": TIER_3,
 }
 POSTS_PER_CHANNEL, POST_WINDOW = 10, 10.0  # one a second, bursts of ten
 

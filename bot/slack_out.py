@@ -97,6 +97,7 @@ class SlackOut:
         self._dm_channels: dict[str, str] = {}  # user → their DM with the bot
         self._joined: set[str] = set()  # public channels joined by this process
         self._home: tuple[str | None, str | None] | None = None  # auth.test's team_id and enterprise_id
+        self._team_names: dict[str, str | None] = {}  # team id → its name (None: Slack would not say)
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         limiter = self.limits.limiter(method, params.get("channel"))
@@ -275,6 +276,17 @@ class SlackOut:
     def home_teams(self) -> frozenset[str]:
         """The ids of the bot's own workspace and, on Enterprise Grid, its org."""
         return frozenset(team for team in self.workspace() if team)
+
+    def name_of_team(self, team: str) -> str | None:
+        """A Slack team's name (team.info, asked once per team), or None when Slack does not say."""
+        if team not in self._team_names:
+            try:
+                found = self._call("team.info", team=team).get("team") or {}
+            except SlackApiError as exc:
+                log.info("no name for team %s (team.info: %s)", team, exc.response.get("error"))
+                found = {}
+            self._team_names[team] = str(found.get("name") or "") or None
+        return self._team_names[team]
 
     def user_info(self, user: str) -> dict[str, Any]:
         """Slack's record of a workspace member (users.info): name, real_name, profile, is_bot, …"""

@@ -79,6 +79,12 @@ class UserNames:
         record = self.member(user_id)
         return (display_name(record) if record else None) or user_id
 
+    def cached(self, user_id: str) -> dict[str, Any] | None:
+        """`user_id`'s users.info record if one is kept now, else None; never asks Slack."""
+        with self._lock:
+            cached = self._members.get(user_id)
+        return cached[0] if cached is not None and cached[1] > self._clock.now() else None
+
     def member(self, user_id: str, *, max_wait: float | None = None) -> dict[str, Any] | None:
         """users.info's `user` record for `user_id` (team_id, is_restricted, is_stranger, profile, …),
         or None when Slack did not give it (unknown member, error, or no answer). With `max_wait`

@@ -13,6 +13,7 @@ from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import follow_up_refusal, open_follow_up_modal
+from storage.audit import RETRY as RETRY_ACTION
 from storage.records import RunRecord
 
 UNKNOWN_RUN = "I don't know that run any more."
@@ -89,6 +90,8 @@ def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
         thread_context=bool(options.get("thread_context")),
         images=original.images if original else (),
         attached_cap=options.get("attached_cap"),  # a shortcut's message goes along again
+        action=RETRY_ACTION,
+        run_id=run.run_id,
     )
 
 

@@ -9,6 +9,7 @@ from bot.render.config import channel_settings_text, repos_text, setting_changed
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
+from storage.audit import CONFIG, REFUSED
 from storage.job_kinds import PRIORITY, REPOS
 
 ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codegen config shows them."
@@ -18,15 +19,18 @@ def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, cha
     """Show the channel's settings, or change one (admins only); returns the ephemeral reply."""
     if command.name is None:
         return channel_settings_text(ctx.store.channel_settings(channel))
+    change = f"{command.name}={command.value or 'none'}"
     if not ctx.is_admin(user):
+        ctx.record_audit(user, CONFIG, channel=channel, outcome=REFUSED, detail=f"{change}: not an admin")
         return error_text(ONLY_ADMINS)
     if command.name == "repo" and command.value:
         problem = repository_problem(ctx, command.value)
         if problem:
             return error_text(problem)
     field = "default_repo" if command.name == "repo" else "notify"
+    audit = ctx.audit(user, CONFIG, channel=channel, detail=change)
     settings = ctx.store.set_channel_settings(
-        channel, user=user, now=ctx.clock.now(), **{field: command.value}
+        channel, user=user, now=ctx.clock.now(), audit=audit, **{field: command.value}
     )
     return setting_changed_text(settings, command.name)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from bot.clock import Clock
+from bot.codegen_members import CodegenMembers, slack_email
 from bot.repos import RepoDirectory
 from bot.slack_out import SlackOut
 from bot.user_names import UserNames
+from storage.audit import AuditEntry
 from storage.job_kinds import PRIORITY, REPLY
 from storage.store import Store
 
@@ -32,10 +35,30 @@ class HandlerContext:
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
+    codegen_members: CodegenMembers | None = None  # the membership gate, when it is on
+    # Reactions (emoji names) that ask the bot to act, checked like a command: none handled yet.
+    acting_reactions: frozenset[str] = frozenset()
 
     def is_admin(self, user: str) -> bool:
-        """Whether `user` may change channel settings (everyone, when no admins are configured)."""
-        return not self.admin_users or user in self.admin_users
+        """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the
+        membership gate, a Codegen ADMIN (by their Slack email); everyone, when neither applies."""
+        if user in self.admin_users:
+            return True
+        if self.codegen_members is None or self.members is None:
+            return not self.admin_users
+        record = self.members.cached(user)  # the access check has just asked Slack
+        return self.codegen_members.is_admin(slack_email(record))
+
+    def audit(self, user: str, action: str, **entry: Any) -> AuditEntry:
+        """An audit entry for what `user` did now (fields as storage.audit.AuditEntry); their team from
+        their users.info record when it is kept."""
+        record = self.members.cached(user) if self.members else None
+        team = (record or {}).get("team_id")
+        return AuditEntry(at=self.clock.now(), actor=user, action=action, team=team, **entry)
+
+    def record_audit(self, user: str, action: str, **entry: Any) -> None:
+        """Record `audit(user, action, **entry)` in a transaction of its own."""
+        self.store.record_audit(**asdict(self.audit(user, action, **entry)))
 
     def tell_privately(
         self,
@@ -46,13 +69,17 @@ class HandlerContext:
         *,
         key: str | None = None,
         visible: bool = False,
+        outsider_team: str | None = None,
     ) -> None:
-        """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. `key`
-        names what it answers (a redelivery of the same event then says it once); `visible` posts it
-        in the thread for everyone instead."""
+        """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. An
+        empty `channel` (a Home tab's button) means by DM. `key` names what it answers (a redelivery
+        of the same event then says it once); `visible` posts it in the thread for everyone instead.
+        `outsider_team`: the text is an outsider's refusal, to name this team when Slack says its name."""
         if not text:
             return
         say = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible}
+        if outsider_team:
+            say["outsider_team"] = outsider_team
         reply_key = f"{REPLY}:{key or uuid.uuid4().hex}"
         self.store.add_job(REPLY, reply_key, now=self.clock.now(), priority=PRIORITY[REPLY], payload=say)
         self.wake()

@@ -12,6 +12,8 @@ from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
+from handlers.modals import REQUESTER_ONLY
+from storage.audit import FOLLOW_UP, REFUSED
 
 # Message subtypes that are still a person talking; every other subtype (edits, deletions,
 # joins, bot messages…) is ignored so the bot can never answer itself or loop.
@@ -57,6 +59,8 @@ def handle_message(
     if target is not None:
         if ctx.resume_policy == "requester" and user != target.requester:
             text = f":warning: Only <@{target.requester}>, who started this run, can send it follow-ups."
+            ctx.record_audit(user, FOLLOW_UP, channel=channel, run_id=target.run_id, outcome=REFUSED,
+                             detail=REQUESTER_ONLY)  # fmt: skip
             ctx.tell_privately(channel, user, text, thread_ts, key=key)
             return
         refusal = record_resume(

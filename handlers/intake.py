@@ -9,6 +9,7 @@ from bot.command_text import RunCommand
 from bot.images import IMAGES_ONLY_PROMPT, sort_attachments
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
+from storage.audit import FOLLOW_UP, REFUSED, START, AuditEntry
 from storage.store import CapReached
 
 
@@ -25,14 +26,18 @@ def record_run_request(
     files: Iterable[dict[str, Any]] = (),
     images: Sequence[str] = (),
     attached_cap: int | None = None,
+    action: str = START,
+    run_id: int | None = None,
 ) -> str | None:
     """Queue a create; returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
+    The audit trail records it as `action` (START, or RETRY of run `run_id`), with any refusal.
 
     Without repo= or model=, the channel's default repository (else the user's) and the user's
     default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
     """
     if len(command.prompt) > ctx.max_prompt_chars:
+        _too_long(ctx, user, action, channel, run_id, command.prompt)
         return error_text(
             f"That prompt is {len(command.prompt):,} characters; the limit is {ctx.max_prompt_chars:,}. "
             "Shorten it, or put the details in a file in the repository and point the agent at it."
@@ -60,8 +65,11 @@ def record_run_request(
             options=options,
             images=list(images),
             hourly_cap=ctx.runs_per_user_per_hour,
+            audit=_audit(ctx, key, user, action, channel, run_id, command.prompt),
         )
     except CapReached as exc:
+        cap = f"hourly cap of {exc.cap} runs"
+        ctx.record_audit(user, action, channel=channel, run_id=run_id, outcome=REFUSED, detail=cap)
         return error_text(
             f"You've started {exc.cap} runs in the last hour, the most allowed per person. Try again later."
         )
@@ -87,6 +95,7 @@ def record_resume(
     if not prompt.strip() and not files:
         return None
     if len(prompt) > ctx.max_prompt_chars:
+        _too_long(ctx, user, FOLLOW_UP, channel, run_id, prompt)
         return error_text(f"That follow-up is over {ctx.max_prompt_chars:,} characters; please shorten it.")
     _add_request(
         ctx,
@@ -99,8 +108,27 @@ def record_resume(
         thread_ts=thread_ts,
         run_id=run_id,
         options={"message_ts": message_ts, **({"after_create": after_create} if after_create else {})},
+        audit=_audit(ctx, key, user, FOLLOW_UP, channel, run_id, prompt),
     )
     return None
+
+
+def _too_long(
+    ctx: HandlerContext, user: str, action: str, channel: str, run_id: int | None, prompt: str
+) -> None:
+    detail = f"prompt of {len(prompt)} characters, over the limit of {ctx.max_prompt_chars}"
+    ctx.record_audit(user, action, channel=channel, run_id=run_id, outcome=REFUSED, detail=detail)
+
+
+def _audit(
+    ctx: HandlerContext, key: str, user: str, action: str, channel: str, run_id: int | None, prompt: str
+) -> AuditEntry:
+    """The audit entry of a request: how it came (its key's first part) and its prompt's length, never
+    the prompt itself."""
+    via = key.split(":", 1)[0]
+    return ctx.audit(
+        user, action, channel=channel, run_id=run_id, detail=f"via {via}; prompt of {len(prompt)} characters"
+    )
 
 
 def _add_request(

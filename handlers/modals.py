@@ -41,6 +41,7 @@ from bot.slack_text import decode
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
 from handlers.repositories import known_repositories, repository_problem
+from storage.audit import FOLLOW_UP, REFUSED
 from storage.records import RunRecord
 
 log = logging.getLogger("codegen_slack.handlers")
@@ -106,10 +107,14 @@ def open_follow_up_modal(ctx: HandlerContext, trigger_id: str, run: RunRecord) -
     """Open "Follow up" for `run`; an error text if Slack refused."""
     return _open(ctx, trigger_id, follow_up_modal(run))
 
+REQUESTER_ONLY = "only the requester may follow up (CODEGEN_SLACK_RESUME_POLICY=requester)"
+
 
 def follow_up_refusal(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
     """Why `user` may not send `run` follow-ups (plain text), or None."""
     if ctx.resume_policy == "requester" and user != run.requester:
+        ctx.record_audit(user, FOLLOW_UP, channel=run.channel, run_id=run.run_id, outcome=REFUSED,
+                         detail=REQUESTER_ONLY)  # fmt: skip
         return f"Only the person who started run {run.run_id} can send it follow-ups."
     return None
 

@@ -15,6 +15,7 @@ ANNOUNCE, FINISH_DM = "announce", "finish_dm"
 CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "images", "reply", "repos"
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
+CODEGEN_MEMBERS = "codegen_members"  # the Codegen organization's member list (bot/codegen_members.py)
 
 PRIORITY = {
     NOTICE: 0,
@@ -31,6 +32,7 @@ PRIORITY = {
     HOME: 6,
     PROGRESS: 7,
     REFRESH: 8,
+    CODEGEN_MEMBERS: 8,
     HOUSEKEEPING: 9,
     PROBE: 9,
 }

@@ -37,7 +37,13 @@ class RequestSteps(Protocol):
     def note_step(self, request_id: int, step: str) -> bool: ...
 
 
-class CreateStore(RequestReader, RequestSteps, Protocol):
+class AuditLog(Protocol):
+    """Recording a decision in the audit trail (storage/audit.py), in a transaction of its own."""
+
+    def record_audit(self, **entry: Any) -> None: ...
+
+
+class CreateStore(RequestReader, RequestSteps, AuditLog, Protocol):
     """Create jobs (bot/creates.py) and the create queue's messages (bot/create_queue.py)."""
 
     def update_request(self, request_id: int, **changes: Any) -> None: ...
@@ -49,7 +55,7 @@ class CreateStore(RequestReader, RequestSteps, Protocol):
     ) -> list[tuple[Request, int]]: ...
 
 
-class ResumeStore(RequestReader, RequestSteps, Protocol):
+class ResumeStore(RequestReader, RequestSteps, AuditLog, Protocol):
     """Resume jobs (bot/resumes.py)."""
 
     def update_request(self, request_id: int, **changes: Any) -> None: ...
@@ -146,6 +152,7 @@ class Housekeeping(Protocol):
     """The hourly clean-up (bot/housekeeping.py)."""
 
     def forget_done_jobs(self, before: float) -> None: ...
+    def forget_audit(self, before: float) -> None: ...
 
 
 class WatcherStore(Protocol):

@@ -13,8 +13,10 @@ A request's own state follows its intent; its job (storage/jobs.py) carries atte
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
+from storage.audit import AuditEntry, add_audit_entry
 from storage.database import RESUMED_STEP, StoreBase
 from storage.job_kinds import REQUEST_KINDS, arm_request
 from storage.records import Request, RequestKind, RequestState
@@ -50,11 +52,13 @@ class RequestStore(StoreBase):
         status_ts: str | None = None,
         state: RequestState = "pending",
         hourly_cap: int = 0,
+        audit: AuditEntry | None = None,
     ) -> Request | None:
         """Record a create, resume or "show steps" request and its job, in one transaction; None when
         a request with this key exists (a redelivery). With `hourly_cap`, a create is refused
         (CapReached) when `user` asked for that many in the hour before `now`; counted in the same
-        transaction, so a burst cannot slip past it."""
+        transaction, so a burst cannot slip past it. `audit` is recorded with it (given the request's id),
+        not for a redelivery."""
         with self._tx() as db:
             if hourly_cap and kind == "create":
                 count = db.query(
@@ -74,6 +78,8 @@ class RequestStore(StoreBase):
             if not rows:
                 return None
             arm_request(db, kind, rows[0]["id"], now=now, fetching=state == "fetching")
+            if audit is not None:
+                add_audit_entry(db, replace(audit, request_id=rows[0]["id"]))
         return request_from_row(rows[0])
 
     def get_request(self, request_id: int) -> Request | None:

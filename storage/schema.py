@@ -68,7 +68,19 @@ def _v6(tx: Tx) -> None:
     tx.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6]  # version BASELINE_VERSION + 1 onwards
+def _v7(tx: Tx) -> None:
+    """The audit trail (storage/audit.py): one row per decision, kept for the configured retention."""
+    tx.execute(
+        tx.dialect.ddl(
+            "CREATE TABLE audit (id {serial_pk}, at {real} NOT NULL, actor TEXT NOT NULL,"
+            " action TEXT NOT NULL, team TEXT, channel TEXT, run_id {integer}, request_id {integer},"
+            " outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')"
+        )
+    )
+    tx.execute("CREATE INDEX audit_at ON audit (at)")
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7]  # version BASELINE_VERSION + 1 onwards
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.audit import AuditEntry, add_audit_entry
 from storage.database import StoreBase
 from storage.job_kinds import HOME, PRIORITY
 from storage.jobs import arm
@@ -24,9 +25,14 @@ class SettingsStore(StoreBase):
         repo, notify = rows[0]["default_repo"], rows[0]["notify"]
         return ChannelSettings(channel, default_repo=repo or None, notify=notify or "thread")
 
-    def set_channel_settings(self, channel: str, *, user: str, now: float, **changes: Any) -> ChannelSettings:
-        """Change a channel's `default_repo` (None clears it) and/or `notify`; returns the new settings."""
+    def set_channel_settings(
+        self, channel: str, *, user: str, now: float, audit: AuditEntry | None = None, **changes: Any
+    ) -> ChannelSettings:
+        """Change a channel's `default_repo` (None clears it) and/or `notify`, recording `audit` with the
+        change; returns the new settings."""
         with self._tx() as db:
+            if audit is not None:
+                add_audit_entry(db, audit)
             db.upsert(
                 "channel_settings",
                 {"channel": channel, **changes, "changed_by": user, "changed_at": now},

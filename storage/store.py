@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.audit import AuditStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
@@ -13,6 +14,6 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, LeaseStore):
-    """Threads ↔ runs, run state, requests and their jobs, settings and leases, in one SQLite file or
-    PostgreSQL database."""
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, LeaseStore, AuditStore):
+    """Threads ↔ runs, run state, requests and their jobs, settings, leases and the audit trail, in one
+    SQLite file or PostgreSQL database."""

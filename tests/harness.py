@@ -14,7 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot
 from bot.config import Settings
-from bot.http import HttpServer, make_wsgi_app
+from bot.listeners import http_server, metrics_server
 from tests.servers.slack_server import WORKSPACE
 
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # 32 hex digits, as Slack makes them
@@ -63,16 +63,8 @@ class AppUnderTest:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bot = Bot(settings)
-        self._server = HttpServer(
-            make_wsgi_app(
-                self.bot.bolt,
-                self.bot.health,
-                self.bot.metrics.render,
-                signing_secret=settings.slack_signing_secret.get_secret_value(),
-            ),
-            "127.0.0.1",
-            0,
-        )
+        self._server = http_server(self.bot, "127.0.0.1", 0)  # as `serve` builds it
+        self.metrics_server = metrics_server(self.bot)  # /metrics alone, with CODEGEN_SLACK_METRICS_ADDRESS
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._events = 0
         self.http = httpx.Client(base_url=self.url, timeout=10)
@@ -80,10 +72,14 @@ class AppUnderTest:
     def start(self) -> AppUnderTest:
         self.bot.start()
         self._server.start()
+        if self.metrics_server is not None:
+            self.metrics_server.start()
         return self
 
     def stop(self) -> None:
         self._server.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.http.close()
         self.bot.stop()
 

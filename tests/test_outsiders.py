@@ -48,6 +48,24 @@ def from_partner(event: dict) -> dict:
     return {**event, "user_team": PARTNER_TEAM, "team": PARTNER_TEAM}
 
 
+def finished_run_by_mention(app: AppUnderTest, slack: SlackServer, codegen: CodegenServer) -> dict:
+    """Alice mentions the bot and her run completes; returns her mention's event (its thread is the run's)."""
+    event = mention(slack, "refactor the billing module")
+    app.event(event)
+    run_id = wait_for(codegen.runs, what="Alice's run")[0]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="the run stored")
+    codegen.set_status(run_id, "COMPLETE", result="Done.")
+    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="the run finished")
+    return event
+
+
+def failed_run_card(app: AppUnderTest, slack: SlackServer, codegen: CodegenServer) -> dict:
+    """Alice's /codegen run fails; returns its card once it offers Retry."""
+    run_id, _ = start_run(app, codegen, slack, "migrate to postgres")
+    codegen.set_status(run_id, "FAILED", result="Tests failed.")
+    return card_when(slack, run_id, lambda c: "retry_run" in action_ids(c), "the Retry button")
+
+
 def test_an_external_members_mention_is_refused_politely_and_privately(
     app: AppUnderTest, shared: SlackServer, codegen_api: CodegenServer
 ) -> None:
@@ -64,13 +82,7 @@ def test_an_external_members_mention_is_refused_politely_and_privately(
 def test_an_external_members_follow_up_does_not_reach_the_run(
     app: AppUnderTest, shared: SlackServer, codegen_api: CodegenServer
 ) -> None:
-    event = mention(shared, "refactor the billing module")
-    app.event(event)
-    run_id = wait_for(codegen_api.runs, what="Alice's run")[0]["id"]
-    wait_for(lambda: app.bot.store.get_run(run_id), what="the run stored")
-    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
-    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="the run finished")
-
+    event = finished_run_by_mention(app, shared, codegen_api)
     app.event(from_partner(reply(shared, event["ts"], INJECTION, user=PARTNER)))
     refusal_to(shared, PARTNER, OUTSIDER_REFUSAL)
     time.sleep(0.3)
@@ -80,9 +92,7 @@ def test_an_external_members_follow_up_does_not_reach_the_run(
 def test_an_external_members_button_click_is_refused(
     app: AppUnderTest, shared: SlackServer, codegen_api: CodegenServer
 ) -> None:
-    run_id, _ = start_run(app, codegen_api, shared, "migrate to postgres")
-    codegen_api.set_status(run_id, "FAILED", result="Tests failed.")
-    card = card_when(shared, run_id, lambda c: "retry_run" in action_ids(c), "the Retry button")
+    card = failed_run_card(app, shared, codegen_api)
     assert click(app, card, "retry_run", user=PARTNER, team=PARTNER_TEAM).status_code == 200
     refusal_to(shared, PARTNER, OUTSIDER_REFUSAL)
     time.sleep(0.3)

@@ -70,6 +70,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "conversations.replies": TIER_3,
     "conversations.history": TIER_3,
     "conversations.info": TIER_3,
+    "team.info": TIER_3,
     "views.open": TIER_4,
     "views.update": TIER_4,
     "views.push": TIER_4,
@@ -96,6 +97,7 @@ NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.join": ("channels:join",),
     "users.info": ("users:read",),
+    "team.info": ("team:read",),
 }
 APP_TOKEN_SCOPES = ("connections:write",)
 POST_OPTIONS = ("reply_broadcast", "unfurl_links", "unfurl_media", "mrkdwn", "icon_emoji",
@@ -237,6 +239,7 @@ class _User:
     guest: str | None = None  # "multi" (is_restricted) or "single" (is_ultra_restricted)
     stranger: bool = False
     enterprise_id: str | None = None
+    email: str | None = None
 
 
 class SlackServer:
@@ -275,6 +278,7 @@ class SlackServer:
         self._channels: dict[str, _Channel] = {}
         self._dms: dict[tuple[str, ...], str] = {}
         self._users: dict[str, _User] = {}
+        self._teams: dict[str, str] = {team_id: "Codegen Test"}  # team id → name, for team.info
         self._ephemerals: list[dict[str, Any]] = []
         self._responses: dict[str, list[dict[str, Any]]] = {}
         self._views: dict[str, dict[str, Any]] = {}
@@ -303,6 +307,7 @@ class SlackServer:
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "users.info": self._users_info,
+            "team.info": self._team_info,
             "views.open": self._views_open,
             "views.push": self._views_open,
             "views.update": self._views_update,
@@ -365,15 +370,23 @@ class SlackServer:
         guest: Literal["multi", "single"] | None = None,
         stranger: bool = False,
         enterprise_id: str | None = None,
+        email: str | None = None,
     ) -> None:
         """Register a member that users.info knows: of this workspace, or with `team_id` of another
         one (a Slack Connect partner's member; `stranger` when they share no channel with the
-        workspace's members), a multi- or single-channel `guest`, in the Grid org `enterprise_id`."""
+        workspace's members), a multi- or single-channel `guest`, in the Grid org `enterprise_id`.
+        A person's `email` (default `name@example.com`; bots have none) is in their profile when the
+        token has users:read.email, as Slack does."""
         with self._lock:
             self._users[id] = _User(
                 id, name, real_name or name, display_name or name, is_bot, tz, team_id or self.team_id,
-                guest, stranger, enterprise_id,
+                guest, stranger, enterprise_id, None if is_bot else (email or f"{name}@example.com"),
             )  # fmt: skip
+
+    def add_team(self, id: str, name: str) -> None:
+        """Register another workspace team.info knows (a Slack Connect partner's), by id and name."""
+        with self._lock:
+            self._teams[id] = name
 
     def team_of(self, user: str) -> str:
         """The team a member belongs to (this workspace's for one users.info does not know)."""
@@ -952,12 +965,22 @@ class SlackServer:
                         "display_name_normalized": user.display_name,
                         "real_name_normalized": user.real_name},
         }
+        if user.email and "users:read.email" in self.scopes:
+            record["profile"]["email"] = user.email
         if user.stranger:
             record["is_stranger"] = True
         if user.enterprise_id:
             record["enterprise_user"] = {"id": user.id, "enterprise_id": user.enterprise_id,
                                          "is_admin": False, "is_owner": False, "teams": [user.team_id]}
         return {"user": record}
+
+    def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        team = str(params.get("team") or self.team_id)
+        if team not in self._teams:
+            raise SlackError("team_not_found")
+        domain = self.team_domain if team == self.team_id else team.lower()
+        return {"team": {"id": team, "name": self._teams[team], "domain": domain,
+                         "email_domain": "", "icon": {"image_default": True}}}
 
     def _exchange_trigger(self, params: dict[str, Any]) -> None:
         trigger = str(params.get("trigger_id") or params.get("interactivity_pointer") or "")
