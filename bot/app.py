@@ -94,7 +94,7 @@ class Bot:
         )
         # The membership gate: the Codegen organization's members, by email (None when it is off).
         gated = settings.codegen_slack_require_codegen_member
-        self.codegen_members = CodegenMembers(self.codegen, self.clock) if gated else None
+        self.codegen_members = CodegenMembers(self.codegen, self.clock, self.store) if gated else None
         # What a job asks before it acts for someone (starts a run, follows up, acts on a PR): None to
         # go on, else the refusal; see bot.membership.requester_check and requester_outcome.
         self.check_requester = requester_check(

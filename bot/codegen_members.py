@@ -1,8 +1,9 @@
 """Codegen membership as the gate (CODEGEN_SLACK_REQUIRE_CODEGEN_MEMBER): who in Slack is a member of
 the Codegen organization, matched by email as Codegen's own Slack app links people.
 
-The organization's members (`GET /v1/organizations/{org_id}/users`, every page) are kept in memory:
-the `codegen_members` job refreshes them every REFRESH_SECONDS, and a job that meets an unknown email
+The organization's members (`GET /v1/organizations/{org_id}/users`, every page) are kept in memory
+and in the database, where the other replicas find them: the `codegen_members` job (on the leader)
+refreshes them every REFRESH_SECONDS, and a job that meets an unknown email
 refreshes them at most once per MISS_REFRESH_SECONDS. Handlers answering Slack within its 3 s never
 call Codegen: they read the list as it is, and leave an undecided person to the job that acts.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError
@@ -25,6 +26,14 @@ log = logging.getLogger("codegen_slack.codegen_members")
 
 REFRESH_SECONDS = 300.0
 MISS_REFRESH_SECONDS = 60.0
+SYNC_SECONDS = 5.0  # how often a replica looks for a newer list in the database
+
+
+class SharedMembers(Protocol):
+    """Where the list is shared between replicas (storage/members.py)."""
+
+    def save_codegen_members(self, members: list[dict[str, Any]], now: float) -> None: ...
+    def codegen_members_since(self, fetched_after: float) -> tuple[float, list[dict[str, Any]]] | None: ...
 ADMIN_ROLE = "ADMIN"
 
 NOT_A_MEMBER = (
@@ -55,9 +64,11 @@ def slack_email(record: Mapping[str, Any] | None) -> str | None:
 class CodegenMembers:
     """The Codegen organization's members by email; thread-safe."""
 
-    def __init__(self, codegen: CodegenClient, clock: Clock) -> None:
+    def __init__(self, codegen: CodegenClient, clock: Clock, shared: SharedMembers) -> None:
         self._codegen = codegen
         self._clock = clock
+        self._shared = shared
+        self._synced_at = float("-inf")
         self._by_email: dict[str, User] | None = None  # None until the first refresh
         self._loaded_at = 0.0
         self._tried_at = float("-inf")
@@ -69,12 +80,32 @@ class CodegenMembers:
             self._tried_at = self._clock.now()
         users = self._codegen.users()
         by_email = {user.email.strip().lower(): user for user in users if user.email}
+        now = self._clock.now()
+        self._shared.save_codegen_members([u.model_dump() for u in by_email.values()], now)
         with self._lock:
-            self._by_email, self._loaded_at = by_email, self._clock.now()
+            self._by_email, self._loaded_at = by_email, now
         log.info("Codegen organization members: %d, %d with an email", len(users), len(by_email))
 
+    def _sync(self) -> None:
+        """Take the list another replica (the leader) fetched, when it is newer than ours; looked for
+        at most every SYNC_SECONDS."""
+        now = self._clock.now()
+        with self._lock:
+            if now - self._synced_at < SYNC_SECONDS:
+                return
+            self._synced_at, loaded_at = now, self._loaded_at
+        newer = self._shared.codegen_members_since(loaded_at)
+        if newer is None:
+            return
+        fetched_at, fields = newer
+        by_email = {str(f["email"]).strip().lower(): User.model_validate(f) for f in fields}
+        with self._lock:
+            if fetched_at > self._loaded_at:
+                self._by_email, self._loaded_at = by_email, fetched_at
+
     def known(self, email: str | None) -> User | None:
-        """The member with `email` in the list as it is (no call), or None."""
+        """The member with `email` in the list as it is (no call to Codegen), or None."""
+        self._sync()
         with self._lock:
             return (self._by_email or {}).get(email) if email else None
 

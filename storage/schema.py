@@ -80,7 +80,16 @@ def _v7(tx: Tx) -> None:
     tx.execute("CREATE INDEX audit_at ON audit (at)")
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7]  # version BASELINE_VERSION + 1 onwards
+def _v8(tx: Tx) -> None:
+    """The Codegen organization's members as last fetched, shared by replicas (storage/members.py)."""
+    tx.execute(
+        tx.dialect.ddl(
+            "CREATE TABLE codegen_members (email TEXT PRIMARY KEY, fields TEXT, fetched_at {real})"
+        )
+    )
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8]  # version BASELINE_VERSION + 1 onwards
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

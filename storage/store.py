@@ -7,6 +7,7 @@ from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
 from storage.leases import LeaseStore
+from storage.members import MemberStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
 from storage.settings import SettingsStore
@@ -14,6 +15,8 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, LeaseStore, AuditStore):
+class Store(
+    RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, LeaseStore, AuditStore, MemberStore
+):
     """Threads ↔ runs, run state, requests and their jobs, settings, leases and the audit trail, in one
     SQLite file or PostgreSQL database."""

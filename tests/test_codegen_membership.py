@@ -8,6 +8,7 @@ import pytest
 
 from bot.codegen import CodegenClient
 from bot.codegen_members import MISS_REFRESH_SECONDS, CodegenMembers, MembersUnknown
+from storage.store import Store
 from tests.harness import AppUnderTest, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import WORKSPACE, SlackServer
@@ -85,12 +86,15 @@ def test_without_the_gate_a_non_member_may_start_a_run(
     assert codegen_api.count(path="users") == 0
 
 
-def test_a_miss_refreshes_the_member_list_at_most_once_a_minute(codegen_server: CodegenServer) -> None:
+def test_a_miss_refreshes_the_member_list_at_most_once_a_minute(
+    codegen_server: CodegenServer, db_target: str
+) -> None:
     clock = codegen_server.clock
     client = CodegenClient(
         base_url=codegen_server.url, token=codegen_server.token, org_id=codegen_server.org_id, clock=clock
     )
-    members = CodegenMembers(client, clock)
+    store = Store(db_target)
+    members = CodegenMembers(client, clock, store)
     for number in range(150):  # two pages
         codegen_server.add_user(email=f"member{number}@example.com")
     assert members.member("member149@example.com", may_refresh=True) is not None
@@ -106,6 +110,10 @@ def test_a_miss_refreshes_the_member_list_at_most_once_a_minute(codegen_server: 
     assert members.member("new@example.com", may_refresh=True) is not None
     assert codegen_server.count(path="users") == 4
     assert members.is_admin("dev@example.com") and not members.is_admin("new@example.com")
+    follower = CodegenMembers(client, clock, store)  # another replica on the same database
+    assert follower.is_admin("dev@example.com") and follower.known("new@example.com") is not None
+    assert codegen_server.count(path="users") == 4  # it read the leader's list, not Codegen
+    store.close()
     client.close()
 
 
