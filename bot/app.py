@@ -29,12 +29,13 @@ from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
+from bot.sessions import session_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
 from bot.user_names import UserNames
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, modals, shortcuts
+from handlers import access, actions, commands, events, home, modals, run_controls, shortcuts
 from handlers.context import HandlerContext
 from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
 from storage.store import Store
@@ -131,6 +132,7 @@ class Bot:
             progress_kind(progress),
             announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
             *card_kinds(self.store, self.slack, self.clock),
+            session_kind(self.store, self.slack, self.clock),
             home_kind(self.store, self.slack, self.clock),
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
@@ -198,6 +200,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home):
+    for surface in (actions, modals, shortcuts, home, run_controls):
         surface.register(app, bot.handler_context)
     return app

@@ -6,7 +6,7 @@ manifest.yml asks for exactly `BOT_SCOPES` (tests/test_manifest.py checks both w
 
 from __future__ import annotations
 
-HISTORY = ("channels:history", "groups:history", "im:history")  # public, private and DM conversations
+HISTORY = ("channels:history", "groups:history", "im:history", "mpim:history")  # also group DMs
 
 # Each Web API method the bot calls → the scopes it needs (docs.slack.dev, the method's page).
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -22,6 +22,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "users.info": ("users:read",),
     "views.open": (),
     "views.publish": (),
+    "agents.sessions.setStatus": ("chat:write",),  # each run is an agent session on its thread
+    "assistant.threads.setStatus": ("chat:write",),  # the session's loading text: the latest step
+    "chat.unfurl": ("links:write",),  # previews of Codegen run links
     "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
 }
 # Each event the manifest subscribes to → the scope that delivers it.
@@ -31,9 +34,12 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.channels": ("channels:history",),
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
+    "message.mpim": ("mpim:history",),
+    "agent_session_stopped": (),  # Slack's stop button on a run's agent session
 }
-# The rest: /codegen and the message shortcut; screenshots downloaded from url_private.
-OTHER_SCOPES = ("commands", "files:read")
+# The rest: /codegen and the message shortcut; screenshots downloaded from url_private; and
+# assistant:write, which Slack adds to every app declared as an agent (manifest: features.agent_view).
+OTHER_SCOPES = ("commands", "files:read", "assistant:write")
 
 BOT_SCOPES: frozenset[str] = frozenset(
     {scope for scopes in (*METHOD_SCOPES.values(), *EVENT_SCOPES.values()) for scope in scopes}

@@ -172,7 +172,24 @@ def _v5_pending_work(db: sqlite_utils.Database) -> None:
         k.arm_home(db, r["user"], now=0.0, not_before=0.0)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6_agent_controls(db: sqlite_utils.Database) -> None:
+    """Who muted a run's thread, how each channel takes plain thread replies, and each run's agent
+    session as Slack last showed it (status and loading text)."""
+    db.execute(
+        "CREATE TABLE thread_mutes (channel TEXT NOT NULL, thread_ts TEXT NOT NULL, muted_by TEXT NOT NULL,"
+        " muted_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (channel, thread_ts))"
+    )
+    db.execute(
+        "CREATE TABLE channel_follow_ups (channel TEXT PRIMARY KEY, mode TEXT NOT NULL,"
+        " changed_by TEXT, changed_at DOUBLE PRECISION)"
+    )
+    db.execute(
+        "CREATE TABLE agent_sessions (run_id BIGINT PRIMARY KEY, status TEXT, loading TEXT,"
+        " changed_at DOUBLE PRECISION)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6_agent_controls]
 
 
 class SchemaTooNew(Exception):

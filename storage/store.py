@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.agent_controls import AgentControlStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
@@ -12,5 +13,5 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore):
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, AgentControlStore):
     """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""

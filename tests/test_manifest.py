@@ -13,7 +13,9 @@ from bot.scopes import BOT_SCOPES, EVENT_SCOPES, METHOD_SCOPES
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((REPO / "manifest.yml").read_text())
 # Web API method families; not files.*: the bot calls none, and files.slack.com is a host it reads.
-FAMILIES = "chat|reactions|conversations|users|views|auth|apps|team|bots|usergroups|pins|bookmarks"
+FAMILIES = (
+    "chat|reactions|conversations|users|views|auth|apps|team|bots|usergroups|pins|bookmarks|agents|assistant"
+)
 
 
 def code() -> str:
