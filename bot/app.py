@@ -33,9 +33,10 @@ from bot.sessions import session_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
+from bot.unfurls import unfurl_kind
 from bot.user_names import UserNames
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, modals, run_controls, shortcuts
+from handlers import access, actions, commands, events, home, links, modals, run_controls, shortcuts
 from handlers.context import HandlerContext
 from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
 from storage.store import Store
@@ -100,6 +101,7 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             members=self.members,
+            unfurl_domain=settings.codegen_slack_unfurl_domain,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -133,6 +135,7 @@ class Bot:
             announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
             *card_kinds(self.store, self.slack, self.clock),
             session_kind(self.store, self.slack, self.clock),
+            unfurl_kind(self.store, self.codegen, self.slack, settings.codegen_slack_unfurl_domain),
             home_kind(self.store, self.slack, self.clock),
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
@@ -200,6 +203,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home, run_controls):
+    for surface in (actions, modals, shortcuts, home, run_controls, links):
         surface.register(app, bot.handler_context)
     return app

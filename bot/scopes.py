@@ -36,6 +36,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.im": ("im:history",),
     "message.mpim": ("mpim:history",),
     "agent_session_stopped": (),  # Slack's stop button on a run's agent session
+    "link_shared": ("links:read",),  # a Codegen run link was posted: preview it
 }
 # The rest: /codegen and the message shortcut; screenshots downloaded from url_private; and
 # assistant:write, which Slack adds to every app declared as an agent (manifest: features.agent_view).

@@ -32,6 +32,7 @@ class HandlerContext:
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
+    unfurl_domain: str = "codegen.com"  # Codegen's run links (web_url) are previewed on this domain
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""

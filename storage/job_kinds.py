@@ -17,6 +17,7 @@ CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "imag
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
 SESSION = "session"  # a run's Slack agent session: status, title, latest step as loading text
+UNFURL_JOB = "unfurl"  # previews of Codegen run links posted in a message
 
 PRIORITY = {
     NOTICE: 0,
@@ -31,6 +32,7 @@ PRIORITY = {
     QUEUE: 3,
     CARD: 4,
     SESSION: 5,
+    UNFURL_JOB: 5,
     HOME: 6,
     PROGRESS: 7,
     REFRESH: 8,

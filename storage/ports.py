@@ -92,6 +92,12 @@ class CardStore(Protocol):
     def run_controls(self, run_id: int, channel: str, thread_ts: str) -> RunControls: ...
 
 
+class UnfurlStore(Protocol):
+    """Previews of run links (bot/unfurls.py)."""
+
+    def get_run(self, run_id: int) -> RunRecord | None: ...
+
+
 class SessionStore(Protocol):
     """Agent sessions (bot/sessions.py)."""
 

@@ -5,7 +5,6 @@
   missing_agent_session_stopped_event_subscription while the app does not subscribe to
   `agent_session_stopped`);
 - `assistant.threads.setStatus` (chat:write; status text, up to 10 loading_messages; "" clears);
-- `assistant.threads.setSuggestedPrompts` (chat:write; up to 4 prompts of title and message);
 - `chat.unfurl` (links:write; channel and ts, or unfurl_id and source; `unfurls` a JSON map of URLs
   that are in the message; a second call for the same message replaces the first);
 - the events they go with (`agent_session_stopped`, `link_shared`) are built by `*_event` below.
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 SESSION_STATUSES = ("active", "processing", "suspended", "closed")
 MAX_TITLE_CHARS = 200
 MAX_LOADING_MESSAGES = 10
-MAX_SUGGESTED_PROMPTS = 4
 STOP_EVENT = "agent_session_stopped"
 
 
@@ -50,13 +48,11 @@ class AgentApi:
         self.sessions: dict[tuple[str, str], Session] = {}
         self.unfurls: dict[tuple[str, str], dict[str, Any]] = {}
         self.unfurl_calls: list[dict[str, Any]] = []
-        self.suggested: dict[tuple[str, str], list[dict[str, str]]] = {}
 
     def handlers(self) -> dict[str, Any]:
         return {
             "agents.sessions.setStatus": self._set_session_status,
             "assistant.threads.setStatus": self._set_loading,
-            "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "chat.unfurl": self._unfurl,
         }
 
@@ -101,18 +97,6 @@ class AgentApi:
         key = self._thread(params)
         session = self.sessions.get(key) or self.sessions.setdefault(key, Session(*key, None, None))
         session.loading.append(str(params["status"]))
-        return {}
-
-    def _set_suggested_prompts(self, params: dict[str, Any]) -> dict[str, Any]:
-        from tests.servers.slack_server import SlackError
-
-        prompts = params.get("prompts")
-        if isinstance(prompts, str):
-            prompts = json.loads(prompts)
-        ok = isinstance(prompts, list) and 0 < len(prompts) <= MAX_SUGGESTED_PROMPTS
-        if not ok or not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
-            raise SlackError("invalid_arguments", "[ERROR] prompts: 1 to 4 objects with title and message")
-        self.suggested[self._thread(params)] = prompts
         return {}
 
     def _unfurl(self, params: dict[str, Any]) -> dict[str, Any]:

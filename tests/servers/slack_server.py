@@ -80,7 +80,6 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "chat.postEphemeral": TIER_4,
     "agents.sessions.setStatus": TIER_3,  # as Slack's SDKs rate it
     "assistant.threads.setStatus": TIER_3,  # "special" in the docs; kept at Tier 3 here
-    "assistant.threads.setSuggestedPrompts": TIER_3,
     "chat.unfurl": TIER_3,
     "chat.postMessage": (10, 10.0),  # per channel: about one a second, with short bursts
 }
@@ -103,7 +102,6 @@ NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "users.info": ("users:read",),
     "agents.sessions.setStatus": ("chat:write",),
     "assistant.threads.setStatus": ("chat:write", "assistant:write"),
-    "assistant.threads.setSuggestedPrompts": ("chat:write", "assistant:write"),
     "chat.unfurl": ("links:write",),
 }
 APP_TOKEN_SCOPES = ("connections:write",)
