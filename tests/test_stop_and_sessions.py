@@ -65,6 +65,8 @@ def test_stop_sends_exactly_one_stop_follow_up_and_the_card_says_so(
     assert "no call that cancels a run" in said
     waiting = wait_for(lambda: card_says(slack_server, ts, run_id, "Stop asked by <@U0ALICE>"), what="card")
     assert STOP not in str(waiting["blocks"])  # no second Stop button
+    session = slack_server.agent.sessions[(GENERAL, ts)]
+    wait_for(lambda: session.statuses[-1:] == ["active"], what="the session to leave processing")
     # Codegen takes a follow-up only once the agent pauses; the stop then goes, once.
     codegen_api.set_status(run_id, "COMPLETE", result="Half done.")
     wait_for(lambda: stop_prompts(codegen_api, run_id), what="the stop follow-up")
