@@ -10,7 +10,7 @@
 
 A job shows the run as it is now, so changes that pile up cost one call each; each method is used
 within `SESSION_SHARE` of its limit (the rest is left for people's own actions). A thread that is
-gone, or an app that Slack does not take as an agent, ends the effect (logged once).
+gone ends the effect (logged).
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ SESSION_SHARE = 0.8
 TITLE_CHARS = 80  # Slack allows 200; a title is for recall in a list
 LOADING_CHARS = 100
 WORKING = frozenset({"PENDING", "QUEUED", "ACTIVE", "RUNNING"})
-# Answers after which the session cannot be shown for this run (the thread or channel is gone, or
-# the app is not declared as an agent): give up quietly instead of retrying.
-GIVE_UP = frozenset({"not_an_agent", "thread_not_found", "invalid_thread_ts", "channel_not_found"})
+# Answers after which the session cannot be shown for this run (its thread or channel is gone):
+# give up quietly instead of retrying. Other refusals follow the job's retry policy.
+GIVE_UP = frozenset({"invalid_thread_ts", "channel_not_found"})
 STOP_NOT_SUBSCRIBED = "missing_agent_session_stopped_event_subscription"
 
 
