@@ -79,7 +79,7 @@ def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str
     if isinstance(parsed, HelpCommand):
         return help_text()
     if isinstance(parsed, StopCommand):
-        thread_ts = command.get("thread_ts")  # given when the command was typed in a thread
+        thread_ts = command.get("thread_ts")  # Slack does not document it for commands; used if present
         return stop_by_command(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)
     if isinstance(parsed, ListCommand):
         return run_list_text(ctx.store.runs_for_user(user, LIST_LENGTH), now)
