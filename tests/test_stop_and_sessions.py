@@ -76,6 +76,8 @@ def test_stop_sends_exactly_one_stop_follow_up_and_the_card_says_so(
     assert "already" in again
     assert len(stop_prompts(codegen_api, run_id)) == 1
     assert codegen_api.count(path="resume_run", status=200) == 1
+    # The card says the stop waits: no "still working" notice in the thread.
+    assert not any("still working" in str(m) for m in slack_server.messages(GENERAL, thread_ts=ts))
 
 
 def test_stop_from_all_three_places_sends_one_follow_up(
