@@ -31,12 +31,14 @@ from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
+from bot.sessions import session_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
+from bot.unfurls import unfurl_kind
 from bot.user_names import UserNames
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, modals, shortcuts
+from handlers import access, actions, commands, events, home, links, modals, run_controls, shortcuts
 from handlers.context import HandlerContext
 from storage.dialect import SQLITE
 from storage.file_lock import FileLock, hold_file_lock
@@ -130,6 +132,7 @@ class Bot:
             repos=self.repos,
             members=self.members,
             codegen_members=self.codegen_members,
+            unfurl_domain=settings.codegen_slack_unfurl_domain,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -162,6 +165,8 @@ class Bot:
             progress_kind(progress),
             announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
             *card_kinds(self.store, self.slack, self.clock),
+            session_kind(self.store, self.slack, self.clock),
+            unfurl_kind(self.store, self.codegen, self.slack, settings.codegen_slack_unfurl_domain),
             home_kind(self.store, self.slack, self.clock),
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock, settings.codegen_slack_audit_retention_days),
@@ -267,6 +272,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home):
+    for surface in (actions, modals, shortcuts, home, run_controls, links):
         surface.register(app, bot.handler_context)
     return app

@@ -84,7 +84,8 @@ class Cards:
         """Edit the card; False when it is gone (nothing more to show there)."""
         assert run.status_ts
         try:
-            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
+            controls = self._store.run_controls(run.run_id, run.channel, run.thread_ts)
+            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now(), controls))
         except SlackApiError as exc:
             if not is_gone(exc):
                 raise

@@ -6,8 +6,10 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
-- `config repo owner/name` (or `none`), `config notify thread|channel|dm` -> ConfigCommand;
-  `config repo` or `config notify` with anything else -> UsageError; `config <other words>` is a run
+- `config repo owner/name` (or `none`), `config notify thread|channel|dm`,
+  `config follow-ups all|mention` -> ConfigCommand; `config repo`, `config notify` or
+  `config follow-ups` with anything else -> UsageError; `config <other words>` is a run
+- `stop`, `stop 123` or `stop #123` -> StopCommand; `stop <other word>` is a run
 - anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
   anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
   the prompt; everything else is the prompt, in order.
@@ -67,13 +69,21 @@ class ReposCommand:
 
 @dataclass(frozen=True)
 class ConfigCommand:
-    """Show the channel's settings (`name` None), or set `name` ("repo" or "notify") to `value`.
+    """Show the channel's settings (`name` None), or set `name` ("repo", "notify" or "follow-ups")
+    to `value`.
 
     A repo `value` of None clears the channel's default repository.
     """
 
     name: str | None = None
     value: str | None = None
+
+
+@dataclass(frozen=True)
+class StopCommand:
+    """Stop a run; `run_id` None means the run of the thread the command was given in."""
+
+    run_id: int | None
 
 
 @dataclass(frozen=True)
@@ -89,11 +99,20 @@ class UsageError:
 
 
 Command = (
-    RunCommand | HelpCommand | StatusCommand | ListCommand | ReposCommand | ConfigCommand | UsageError
+    RunCommand
+    | HelpCommand
+    | StatusCommand
+    | ListCommand
+    | ReposCommand
+    | ConfigCommand
+    | StopCommand
+    | UsageError
 )
 CONFIG_USAGE = (
-    "Usage: /codegen config repo owner/name (or none), or /codegen config notify thread|channel|dm."
+    "Usage: /codegen config repo owner/name (or none), /codegen config notify thread|channel|dm,"
+    " or /codegen config follow-ups all|mention."
 )
+FOLLOW_UP_CHOICES = ("all", "mention")
 
 
 def parse_command(text: str) -> Command:
@@ -107,8 +126,12 @@ def parse_command(text: str) -> Command:
         return ListCommand()
     if len(words) == 1 and keyword == "repos":
         return ReposCommand()
-    if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify")):
+    if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify", "follow-ups")):
         return _parse_config(words[1:])
+    if keyword == "stop" and len(words) <= 2:
+        run_id = _RUN_ID_RE.fullmatch(words[1]) if len(words) == 2 else None
+        if len(words) == 1 or run_id is not None:
+            return StopCommand(int(run_id.group(1)) if run_id else None)
     if keyword == "status" and len(words) <= 2:
         if len(words) == 1:
             return StatusCommand(None)
@@ -137,6 +160,10 @@ def _parse_config(words: list[str]) -> ConfigCommand | UsageError:
     if len(words) != 2:
         return UsageError(CONFIG_USAGE)
     value = words[1]
+    if name == "follow-ups":
+        if value.lower() not in FOLLOW_UP_CHOICES:
+            return UsageError(f"follow-ups is all or mention (not {value!r}).")
+        return ConfigCommand("follow-ups", value.lower())
     if name == "notify":
         if value.lower() not in NOTIFY_CHOICES:
             return UsageError(f"notify is one of thread, channel or dm (not {value!r}).")

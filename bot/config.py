@@ -50,6 +50,7 @@ WHERE_TO_GET = {
     "CODEGEN_SLACK_METRICS_TOKEN": "any long random string (e.g. openssl rand -hex 32); Prometheus sends "
     "it as its bearer token",
     "CODEGEN_SLACK_AUDIT_RETENTION_DAYS": "a whole number of days, 1 or more (default 400)",
+    "CODEGEN_SLACK_UNFURL_DOMAIN": "a domain in lower case, like codegen.com (the default)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
+    codegen_slack_unfurl_domain: str = Field("codegen.com", pattern=r"^[a-z0-9][-a-z0-9.]*[a-z0-9]$")
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)

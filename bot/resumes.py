@@ -123,7 +123,8 @@ class ResumeJob:
             try:
                 self._send(request)
             except RunNotResumable:
-                self._notice_once(request, HELD)
+                if not request.options.get("stop"):  # a Stop's card says it waits; no notice
+                    self._notice_once(request, HELD)
                 return Again(WAITING_RECHECK_SECONDS)  # the run's next change wakes it
         if {HELD_STEP, DELAYED_STEP} & steps:  # a wait was announced: say it went on
             self._notice(request, DELIVERED)

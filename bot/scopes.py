@@ -6,7 +6,7 @@ manifest.yml asks for exactly `BOT_SCOPES` (tests/test_manifest.py checks both w
 
 from __future__ import annotations
 
-HISTORY = ("channels:history", "groups:history", "im:history")  # public, private and DM conversations
+HISTORY = ("channels:history", "groups:history", "im:history", "mpim:history")  # also group DMs
 
 # Each Web API method the bot calls → the scopes it needs (docs.slack.dev, the method's page).
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -23,6 +23,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "team.info": ("team:read",),  # an outsider's team named in their refusal
     "views.open": (),
     "views.publish": (),
+    "agents.sessions.setStatus": ("chat:write",),  # each run is an agent session on its thread
+    "assistant.threads.setStatus": ("chat:write",),  # the session's loading text: the latest step
+    "chat.unfurl": ("links:write",),  # previews of Codegen run links
     "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
 }
 # Each event the manifest subscribes to → the scope that delivers it.
@@ -32,10 +35,14 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.channels": ("channels:history",),
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
+    "message.mpim": ("mpim:history",),
+    "agent_session_stopped": (),  # Slack's stop button on a run's agent session
+    "link_shared": ("links:read",),  # a Codegen run link was posted: preview it
 }
 # The rest: /codegen and the message shortcut; screenshots downloaded from url_private; members'
-# emails in users.info's profile.email (for the Codegen membership gate and each run's metadata).
-OTHER_SCOPES = ("commands", "files:read", "users:read.email")
+# emails in users.info's profile.email (for the Codegen membership gate and each run's metadata); and
+# assistant:write, which Slack adds to every app declared as an agent (manifest: features.agent_view).
+OTHER_SCOPES = ("commands", "files:read", "users:read.email", "assistant:write")
 
 BOT_SCOPES: frozenset[str] = frozenset(
     {scope for scopes in (*METHOD_SCOPES.values(), *EVENT_SCOPES.values()) for scope in scopes}

@@ -18,7 +18,12 @@ from bot.codegen.limiter import SlidingWindowLimiter
 PER_MINUTE = 60.0
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
 POST, EDIT, REACT = "chat.postMessage", "chat.update", "reactions.add"
+SESSION_STATUS, LOADING_STATUS = "agents.sessions.setStatus", "assistant.threads.setStatus"
+UNFURL = "chat.unfurl"
 METHOD_LIMITS: dict[str, int] = {
+    SESSION_STATUS: TIER_3,
+    LOADING_STATUS: TIER_3,  # "special" in Slack's docs; kept to Tier 3 here
+    UNFURL: TIER_3,
     EDIT: TIER_3,
     REACT: TIER_3,
     "conversations.replies": TIER_3,

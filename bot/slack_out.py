@@ -106,6 +106,11 @@ class SlackOut:
         with limiter.slot():
             return self._send(method, params)
 
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Any other Web API method (e.g. "agents.sessions.setStatus"), within its limit; its answer.
+        Raises SlackApiError as the other calls do."""
+        return self._call(method, **params)
+
     def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             response = getattr(self.client, method.replace(".", "_"))(**params)

@@ -30,7 +30,7 @@ def register(app: App, ctx: HandlerContext) -> None:
 
     @app.action(SHOW_STEPS)
     def show_steps(ack: Ack, body: dict[str, Any]) -> None:
-        run, user = _clicked(ctx, body)
+        run, user = clicked(ctx, body)
         if run is not None:
             action_ts = body["actions"][0].get("action_ts") or ctx.clock.now()
             ctx.store.add_request(
@@ -45,27 +45,27 @@ def register(app: App, ctx: HandlerContext) -> None:
             )
             ctx.wake()
         ack()
-        _tell(ctx, body, None if run else error_text(UNKNOWN_RUN))
+        tell_clicker(ctx, body, None if run else error_text(UNKNOWN_RUN))
 
     @app.action(RETRY)
     def retry(ack: Ack, body: dict[str, Any]) -> None:
-        run, user = _clicked(ctx, body)
+        run, user = clicked(ctx, body)
         refusal = retry_run(ctx, run, user) if run else error_text(UNKNOWN_RUN)
         ack()
-        _tell(ctx, body, refusal)
+        tell_clicker(ctx, body, refusal)
 
     @app.action(FOLLOW_UP)
     def follow_up(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        run, user = _clicked(ctx, body)
+        run, user = clicked(ctx, body)
         if run is None:
-            _tell(ctx, body, error_text(UNKNOWN_RUN))
+            tell_clicker(ctx, body, error_text(UNKNOWN_RUN))
             return
         refusal = follow_up_refusal(ctx, run, user)
         if refusal:
-            _tell(ctx, body, error_text(refusal))
+            tell_clicker(ctx, body, error_text(refusal))
             return
-        _tell(ctx, body, open_follow_up_modal(ctx, body["trigger_id"], run))
+        tell_clicker(ctx, body, open_follow_up_modal(ctx, body["trigger_id"], run))
 
 
 def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
@@ -95,14 +95,14 @@ def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
     )
 
 
-def _clicked(ctx: HandlerContext, body: dict[str, Any]) -> tuple[RunRecord | None, str]:
+def clicked(ctx: HandlerContext, body: dict[str, Any]) -> tuple[RunRecord | None, str]:
     """The run a card button belongs to (its value is the run id), and who clicked."""
     value = str(body["actions"][0].get("value") or "")
     run = ctx.store.get_run(int(value)) if value.isdigit() else None
     return run, body["user"]["id"]
 
 
-def _tell(ctx: HandlerContext, body: dict[str, Any], text: str | None) -> None:
+def tell_clicker(ctx: HandlerContext, body: dict[str, Any], text: str | None) -> None:
     """Show `text` only to whoever clicked, in the card's channel and thread."""
     channel = (body.get("channel") or {}).get("id")
     message = body.get("message") or {}

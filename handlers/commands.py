@@ -17,6 +17,7 @@ from bot.command_text import (
     ReposCommand,
     RunCommand,
     StatusCommand,
+    StopCommand,
     UsageError,
     parse_slash_command,
 )
@@ -25,6 +26,7 @@ from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
+from handlers.stop import stop_by_command
 from storage.store import StorageError
 
 LIST_LENGTH = 10
@@ -76,6 +78,9 @@ def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str
         return answer_repos(ctx, command)
     if isinstance(parsed, HelpCommand):
         return help_text()
+    if isinstance(parsed, StopCommand):
+        thread_ts = command.get("thread_ts")  # Slack does not document it for commands; used if present
+        return stop_by_command(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)
     if isinstance(parsed, ListCommand):
         return run_list_text(ctx.store.runs_for_user(user, LIST_LENGTH), now)
     if isinstance(parsed, StatusCommand):

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot.command_text import ConfigCommand
-from bot.render.config import channel_settings_text, repos_text, setting_changed_text
+from bot.render.config import (
+    channel_settings_text,
+    follow_ups_changed_text,
+    follow_ups_line,
+    repos_text,
+    setting_changed_text,
+)
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
@@ -18,11 +24,17 @@ ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codege
 def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, channel: str) -> str:
     """Show the channel's settings, or change one (admins only); returns the ephemeral reply."""
     if command.name is None:
-        return channel_settings_text(ctx.store.channel_settings(channel))
+        settings = channel_settings_text(ctx.store.channel_settings(channel))
+        return f"{settings}\n{follow_ups_line(ctx.store.follow_up_mode(channel))}"
     change = f"{command.name}={command.value or 'none'}"
     if not ctx.is_admin(user):
         ctx.record_audit(user, CONFIG, channel=channel, outcome=REFUSED, detail=f"{change}: not an admin")
         return error_text(ONLY_ADMINS)
+    if command.name == "follow-ups":
+        mode = "mention" if command.value == "mention" else "all"
+        audit = ctx.audit(user, CONFIG, channel=channel, detail=f"follow-ups={mode}")
+        ctx.store.set_follow_up_mode(channel, mode, user=user, now=ctx.clock.now(), audit=audit)
+        return follow_ups_changed_text(mode)
     if command.name == "repo" and command.value:
         problem = repository_problem(ctx, command.value)
         if problem:

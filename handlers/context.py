@@ -38,6 +38,7 @@ class HandlerContext:
     codegen_members: CodegenMembers | None = None  # the membership gate, when it is on
     # Reactions (emoji names) that ask the bot to act, checked like a command: none handled yet.
     acting_reactions: frozenset[str] = frozenset()
+    unfurl_domain: str = "codegen.com"  # Codegen's run links (web_url) are previewed on this domain
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the

@@ -11,6 +11,7 @@ from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_me
 from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
 from handlers.context import HandlerContext
+from handlers.follow_up_filter import screen_reply
 from handlers.intake import record_resume, record_run_request
 from handlers.modals import REQUESTER_ONLY
 from storage.audit import FOLLOW_UP, REFUSED
@@ -56,7 +57,10 @@ def handle_message(
     key = f"message:{channel}:{ts}"
     files = event.get("files") or []
     target = follow_up_target(ctx, channel, thread_ts)
-    if target is not None:
+    if target is not None and thread_ts:
+        raw = encoded_text(event)
+        if screen_reply(ctx, raw, bot_user_id or "", channel, thread_ts, user, target.run_id, key):
+            return  # not a follow-up: side talk, a muted thread, or `mute` / `unmute`
         if ctx.resume_policy == "requester" and user != target.requester:
             text = f":warning: Only <@{target.requester}>, who started this run, can send it follow-ups."
             ctx.record_audit(user, FOLLOW_UP, channel=channel, run_id=target.run_id, outcome=REFUSED,
@@ -78,6 +82,8 @@ def handle_message(
         ctx.tell_privately(channel, user, refusal, thread_ts, key=key)
         return
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    if event.get("channel_type") == "mpim" and f"<@{bot_user_id}" in encoded_text(event):
+        mentioned = True  # a group DM's message event may come before (or without) its app_mention
     if not (mentioned or is_dm):
         return
     parsed = parse_command(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.database import StoreBase
-from storage.job_kinds import ANNOUNCE, arm_refresh, wake_requests
+from storage.job_kinds import ANNOUNCE, arm_refresh, arm_session, wake_requests
 from storage.records import AnnouncementState, RunRecord
 from storage.rows import run_from_row
 
@@ -102,6 +102,7 @@ class DisplayStore(StoreBase):
                 update.update(latest_step=new_step, step_count=new_count, shown_at=None)
                 db.update("runs", {"run_id": run_id}, update)
                 arm_refresh(db, run_id, now=now)
+                arm_session(db, run_id, now=now)  # the latest step is the session's loading text
         return changed
 
     # --- finish DMs ---------------------------------------------------------------------------------

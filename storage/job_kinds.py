@@ -16,6 +16,8 @@ CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "imag
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
 CODEGEN_MEMBERS = "codegen_members"  # the Codegen organization's member list (bot/codegen_members.py)
+SESSION = "session"  # a run's Slack agent session: status, title, latest step as loading text
+UNFURL_JOB = "unfurl"  # previews of Codegen run links posted in a message
 
 PRIORITY = {
     NOTICE: 0,
@@ -29,6 +31,8 @@ PRIORITY = {
     FINISH_DM: 3,
     QUEUE: 3,
     CARD: 4,
+    SESSION: 5,
+    UNFURL_JOB: 5,
     HOME: 6,
     PROGRESS: 7,
     REFRESH: 8,
@@ -64,8 +68,15 @@ def wake_requests(db: Tx, where: str, params: tuple[object, ...], now: float) ->
 
 
 def arm_card(db: Tx, run_id: int, *, now: float) -> None:
-    """A run's status or pull requests changed: edit its card (and react, once it finished)."""
+    """A run's status or pull requests changed: edit its card (and react, once it finished), and show
+    its agent session's status."""
     arm(db, CARD, f"{CARD}:{run_id}", now=now, priority=PRIORITY[CARD], run_id=run_id)
+    arm_session(db, run_id, now=now)
+
+
+def arm_session(db: Tx, run_id: int, *, now: float) -> None:
+    """Show the run's agent session as the run is now: processing, active or closed, and its step."""
+    arm(db, SESSION, f"{SESSION}:{run_id}", now=now, priority=PRIORITY[SESSION], run_id=run_id)
 
 
 def arm_announcement(

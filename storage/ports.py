@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from storage.agent_controls import RunControls, SessionShown
 from storage.records import (
     AnnouncementState,
     ChannelSettings,
@@ -94,6 +95,22 @@ class CardStore(Protocol):
     def get_run(self, run_id: int) -> RunRecord | None: ...
     def mark_card_shown(self, run: RunRecord, now: float) -> None: ...
     def mark_shown(self, run_id: int, status: str, now: float) -> None: ...
+    def run_controls(self, run_id: int, channel: str, thread_ts: str) -> RunControls: ...
+
+
+class UnfurlStore(Protocol):
+    """Previews of run links (bot/unfurls.py)."""
+
+    def get_run(self, run_id: int) -> RunRecord | None: ...
+
+
+class SessionStore(Protocol):
+    """Agent sessions (bot/sessions.py)."""
+
+    def get_run(self, run_id: int) -> RunRecord | None: ...
+    def stop_request(self, run_id: int) -> Request | None: ...
+    def session_shown(self, run_id: int) -> SessionShown: ...
+    def mark_session_shown(self, run_id: int, shown: SessionShown, now: float) -> None: ...
 
 
 class AnnounceStore(Protocol):

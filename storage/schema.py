@@ -89,7 +89,20 @@ def _v8(tx: Tx) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8]  # version BASELINE_VERSION + 1 onwards
+def _v9(tx: Tx) -> None:
+    """Who muted a run's thread, how each channel takes plain thread replies, and each run's agent
+    session as Slack last showed it (status and loading text)."""
+    for statement in (
+        "CREATE TABLE thread_mutes (channel TEXT NOT NULL, thread_ts TEXT NOT NULL, muted_by TEXT NOT NULL,"
+        " muted_at {real} NOT NULL, PRIMARY KEY (channel, thread_ts))",
+        "CREATE TABLE channel_follow_ups (channel TEXT PRIMARY KEY, mode TEXT NOT NULL,"
+        " changed_by TEXT, changed_at {real})",
+        "CREATE TABLE agent_sessions (run_id {int_pk}, status TEXT, loading TEXT, changed_at {real})",
+    ):
+        tx.execute(tx.dialect.ddl(statement))
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9]  # version BASELINE_VERSION + 1 onwards
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

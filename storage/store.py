@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.agent_controls import AgentControlStore
 from storage.audit import AuditStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
@@ -16,7 +17,15 @@ __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
 class Store(
-    RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, LeaseStore, AuditStore, MemberStore
+    RequestStore,
+    RunStore,
+    DisplayStore,
+    SettingsStore,
+    JobStore,
+    LeaseStore,
+    AuditStore,
+    MemberStore,
+    AgentControlStore,
 ):
-    """Threads ↔ runs, run state, requests and their jobs, settings, leases and the audit trail, in one
-    SQLite file or PostgreSQL database."""
+    """Threads ↔ runs, run state, requests and their jobs, settings, leases, the audit trail and
+    follow-up controls, in one SQLite file or PostgreSQL database."""

@@ -59,12 +59,13 @@ def test_card_shows_who_what_where_how_long_and_its_buttons(
     text = str(card["blocks"])
     assert f"🔄 *Codegen run #{run_id}* · ACTIVE" in text and "fix the flaky login test" in text
     assert "<@U0ALICE>" in text and "acme/web" in text
-    assert action_ids(card) == ["open_run", "show_steps", "follow_up"]
+    assert action_ids(card) == ["open_run", "show_steps", "follow_up", "stop_run", "mute_follow_ups"]
 
     codegen_api.add_pull_request(run_id, title="Fix login", url="https://github.com/acme/web/pull/7")
     codegen_api.set_status(run_id, "COMPLETE", result="Done.")
     done = card_when(slack_server, run_id, lambda c: "✅" in c["text"], "the card to show ✅")
-    assert action_ids(done) == ["open_run", "open_pr_0", "show_steps", "follow_up"]  # no Retry: it worked
+    # no Retry (it worked), no Stop (it finished)
+    assert action_ids(done) == ["open_run", "open_pr_0", "show_steps", "follow_up", "mute_follow_ups"]
     assert "retry_run" not in str(done["blocks"])
 
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jsonschema
+import pytest
 import yaml
 
+from bot.config import Settings
 from bot.scopes import BOT_SCOPES, EVENT_SCOPES, METHOD_SCOPES
+from tests.slack_manifest_schema import MANIFEST_SCHEMA
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((REPO / "manifest.yml").read_text())
 # Web API method families; not files.*: the bot calls none, and files.slack.com is a host it reads.
-FAMILIES = "chat|reactions|conversations|users|views|auth|apps|team|bots|usergroups|pins|bookmarks"
+FAMILIES = (
+    "chat|reactions|conversations|users|views|auth|apps|team|bots|usergroups|pins|bookmarks|agents|assistant"
+)
 
 
 def code() -> str:
@@ -50,8 +56,6 @@ def test_files_are_downloaded_with_files_read() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from bot.config import Settings
-
     example = (REPO / ".env.example").read_text()
     readme = (REPO / "README.md").read_text()
     for name in (field.upper() for field in Settings.model_fields):
@@ -74,3 +78,27 @@ def test_socket_mode_edits_in_the_readme_give_a_manifest_without_urls() -> None:
     assert shown["features"]["slash_commands"] == edited["features"]["slash_commands"]
     for key in ("event_subscriptions", "interactivity", "socket_mode_enabled"):
         assert shown["settings"][key] == edited["settings"][key], key
+
+
+def test_the_manifest_is_in_slacks_manifest_format() -> None:
+    jsonschema.validate(MANIFEST, MANIFEST_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"features": {**MANIFEST["features"], "agent_veiw": {"agent_description": "typo"}}},
+        {"features": {**MANIFEST["features"], "unfurl_domains": ["https://codegen.com"]}},
+        {"display_information": {"name": "A name far longer than Slack allows for an app"}},
+    ],
+)
+def test_the_format_check_catches_what_slack_would_refuse(broken: dict) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**MANIFEST, **broken}, MANIFEST_SCHEMA)
+
+
+def test_the_manifest_declares_an_agent_that_can_be_stopped_and_previews_run_links() -> None:
+    assert MANIFEST["features"]["agent_view"]["suggested_prompts"]
+    assert "agent_session_stopped" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    default_domain = Settings.model_fields["codegen_slack_unfurl_domain"].default
+    assert MANIFEST["features"]["unfurl_domains"] == [default_domain]

@@ -186,7 +186,8 @@ def test_a_follow_up_names_the_member_it_mentions(
     run_id = wait_for(codegen_api.runs, what="the run")[0]["id"]
     codegen_api.set_status(run_id, "COMPLETE", result="Done.")
     wait_for(lambda: app.bot.store.get_run(run_id) and app.bot.store.get_run(run_id).finished, what="finish")
-    follow_up = f"ask <@{MEMBER}> &amp; check <https://ci.example.com/42|build 42>"
+    # It mentions a member, so it goes to the agent only because it mentions the bot too (else: side talk).
+    follow_up = f"<@{BOT}> ask <@{MEMBER}> &amp; check <https://ci.example.com/42|build 42>"
     reply_ts = slack_server.post_as_user(GENERAL, BOB, follow_up, thread_ts=ts)
     app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": BOB,
                "text": follow_up, "ts": reply_ts, "thread_ts": ts})  # fmt: skip

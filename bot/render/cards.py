@@ -32,16 +32,16 @@ def progress_text(run: RunRecord) -> str | None:
     return f"{line} · step {run.step_count}" if run.step_count else line
 
 
-def control_block(run: RunRecord) -> dict[str, Any]:
-    """The card's action buttons: Show steps, Follow up and (for a failed run) Retry."""
+def control_block(run: RunRecord, more: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The card's action buttons: Show steps, Follow up, (for a failed run) Retry, then `more`."""
     value = str(run.run_id)
-    elements = [_button("📜 Show steps", SHOW_STEPS, value), _button("💬 Follow up", FOLLOW_UP, value)]
+    elements = [button("📜 Show steps", SHOW_STEPS, value), button("💬 Follow up", FOLLOW_UP, value)]
     if can_retry(run):
-        elements.append(_button("🔁 Retry", RETRY, value, style="primary"))
-    return {"type": "actions", "block_id": CONTROLS_BLOCK, "elements": elements}
+        elements.append(button("🔁 Retry", RETRY, value, style="primary"))
+    return {"type": "actions", "block_id": CONTROLS_BLOCK, "elements": [*elements, *(more or [])]}
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(text, BUTTON_TEXT_MAX), "emoji": True},

@@ -40,6 +40,22 @@ def setting_changed_text(settings: ChannelSettings, name: str) -> str:
     return f":white_check_mark: {what}"
 
 
+FOLLOW_UPS_MEANING = {
+    "all": "every reply in a run's thread goes to the agent, but side talk that mentions others",
+    "mention": "only replies in a run's thread that mention the bot go to the agent",
+}
+
+
+def follow_ups_line(mode: str) -> str:
+    """The channel settings' line about follow-ups."""
+    return f"• Follow-ups: {FOLLOW_UPS_MEANING[mode]} — `/codegen config follow-ups all|mention`"
+
+
+def follow_ups_changed_text(mode: str) -> str:
+    """What an admin sees after choosing the channel's follow-up mode."""
+    return f":white_check_mark: From now on, {FOLLOW_UPS_MEANING[mode]}."
+
+
 def repos_text(full_names: list[str]) -> str:
     """The organization's repositories, as many as fit in a message."""
     if not full_names:

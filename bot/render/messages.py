@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from bot.render.cards import OPEN_PR_PREFIX, OPEN_RUN, control_block, progress_text
+from bot.render.controls import control_buttons, control_notes
 from bot.render.limits import (
     ACTIONS_ELEMENTS_MAX,
     BLOCKS_PER_MESSAGE_MAX,
@@ -23,6 +24,7 @@ from bot.render.limits import (
 )
 from bot.render.markdown import MARKDOWN_TEXT_MAX, markdown_blocks
 from bot.render.mrkdwn import escape_mrkdwn, slack_link
+from storage.agent_controls import RunControls
 from storage.records import PullRequest, Request, RunRecord
 
 STATUS_EVENT = "codegen_run_status"
@@ -100,9 +102,10 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def status_message(run: RunRecord, now: float) -> SlackMessage:
+def status_message(run: RunRecord, now: float, controls: RunControls | None = None) -> SlackMessage:
     """The run's card, edited as the run progresses: status, who asked, what, where, how long, the
-    latest step, links to Codegen and the pull requests, and buttons to act on the run."""
+    latest step, links to Codegen and the pull requests, and buttons to act on the run; with
+    `controls`, also its Stop and muting (bot.render.controls)."""
     headline = f"{status_emoji(run.status)} *Codegen run #{run.run_id}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     if elapsed:
@@ -126,7 +129,10 @@ def status_message(run: RunRecord, now: float) -> SlackMessage:
         notes.append(f"+{not_shown} more pull request{plural} — see them in Codegen.")
     if notes:
         blocks.append(_context(notes))
-    blocks.append(control_block(run))
+    controlled = control_notes(run, controls)
+    if controlled:
+        blocks.append(_context(controlled))
+    blocks.append(control_block(run, control_buttons(run, controls)))
     return SlackMessage(
         text=f"{status_emoji(run.status)} Codegen run #{run.run_id}: {_label(run.status)}",
         blocks=blocks,
@@ -220,10 +226,15 @@ def help_text() -> str:
             "• `/codegen list` — recent runs.",
             "• `/codegen repos` — the organization's repositories.",
             "• `/codegen config` — this channel's default repository and where results are announced.",
+            "• `/codegen config follow-ups mention` — only replies that mention the bot go to a run"
+            " (`all`, the default: every reply but side talk that mentions others).",
+            "• `/codegen stop [run id]` — ask a run to stop (the id is optional for your latest run here);"
+            " the card's ⏹️ Stop button and Slack's own stop button do the same.",
             "• `/codegen help` — this message.",
             "You can also mention the bot in a channel, send it a direct message, or use"
             " *Send to Codegen* on any message. Reply in a run's thread to send the agent a follow-up;"
-            " your runs and defaults are in the bot's Home tab.",
+            " say `mute` / `unmute` to the bot there to stop or resume sending replies."
+            " Your runs and defaults are in the bot's Home tab.",
         ]
     )
 

@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block
 
 from bot.clock import Clock, SystemClock
-from bot.scopes import BOT_SCOPES
+from bot.scopes import BOT_SCOPES, EVENT_SCOPES
+from tests.servers.slack_agent_api import AgentApi
 
 if TYPE_CHECKING:
     from tests.servers.socket_mode_server import SocketModeServer
@@ -78,6 +79,9 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "users.info": TIER_4,
     "chat.getPermalink": TIER_4,
     "chat.postEphemeral": TIER_4,
+    "agents.sessions.setStatus": TIER_3,  # as Slack's SDKs rate it
+    "assistant.threads.setStatus": TIER_3,  # "special" in the docs; kept at Tier 3 here
+    "chat.unfurl": TIER_3,
     "chat.postMessage": (10, 10.0),  # per channel: about one a second, with short bursts
 }
 PER_CHANNEL_LIMITS = frozenset({"chat.postMessage"})
@@ -98,6 +102,9 @@ NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.join": ("channels:join",),
     "users.info": ("users:read",),
     "team.info": ("team:read",),
+    "agents.sessions.setStatus": ("chat:write",),
+    "assistant.threads.setStatus": ("chat:write", "assistant:write"),
+    "chat.unfurl": ("links:write",),
 }
 APP_TOKEN_SCOPES = ("connections:write",)
 POST_OPTIONS = ("reply_broadcast", "unfurl_links", "unfurl_media", "mrkdwn", "icon_emoji",
@@ -313,6 +320,8 @@ class SlackServer:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
         }
+        self.agent = AgentApi(self, set(EVENT_SCOPES))  # subscribed: the events manifest.yml lists
+        self._handlers.update(self.agent.handlers())
         self.add_user(bot_user_id, "codegen", real_name="Codegen", is_bot=True)
 
     # ------------------------------------------------------------------ lifecycle

@@ -1,0 +1,148 @@
+"""Stop and agent sessions, end to end. Codegen cannot cancel a run, so Stop, from any of its places
+(the card's button, `/codegen stop`, Slack's own stop button), sends the run exactly one follow-up
+telling it to stop, and the card says what was done. Each run is an agent session on its thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.render.controls import STOP, STOP_PROMPT
+from tests.harness import AppUnderTest, make_settings, wait_for
+from tests.interactions import click
+from tests.servers.codegen_server import CodegenServer
+from tests.servers.slack_agent_api import session_stopped_event
+from tests.servers.slack_server import SlackServer
+
+GENERAL, ALICE, BOB, BOT = "C0GENERAL", "U0ALICE", "U0BOB", "UBOT"
+
+
+def start_run(app: AppUnderTest, slack: SlackServer, codegen: CodegenServer, text: str) -> tuple[int, str]:
+    """A working run started by Alice's mention; returns its id and thread."""
+    message = f"<@{BOT}> {text}"
+    ts = slack.post_as_user(GENERAL, ALICE, message)
+    app.event({"type": "app_mention", "channel": GENERAL, "user": ALICE, "text": message, "ts": ts})
+    run_id = wait_for(codegen.runs, what="the run")[-1]["id"]
+    wait_for(lambda: card(slack, ts, run_id), what="the run's card")
+    return run_id, ts
+
+
+def card(slack: SlackServer, thread_ts: str, run_id: int) -> dict[str, Any] | None:
+    for message in slack.messages(GENERAL, thread_ts=thread_ts):
+        if (message.get("metadata") or {}).get("event_payload", {}).get("run_id") == run_id:
+            return message
+    return None
+
+
+def card_says(slack: SlackServer, thread_ts: str, run_id: int, text: str) -> dict[str, Any]:
+    found = card(slack, thread_ts, run_id)
+    return found if found and text in str(found["blocks"]) else {}
+
+
+def stop_prompts(codegen: CodegenServer, run_id: int) -> list[str]:
+    return [r["prompt"] for r in codegen.run_inputs(run_id)["resumes"] if r["prompt"] == STOP_PROMPT]
+
+
+def press_stop(place: str, app: AppUnderTest, slack: SlackServer, run_id: int, ts: str, user: str) -> str:
+    """Press Stop at `place` as `user`; returns what the bot answered (at once, or privately)."""
+    if place == "button":
+        click(app, card(slack, ts, run_id) or {}, STOP, user=user)
+    elif place == "command":
+        return str(app.command(f"stop {run_id}", user=user).json()["text"])
+    else:
+        app.event(session_stopped_event(GENERAL, ts, user, slack.post_as_user(GENERAL, user, ".")))
+    said = wait_for(lambda: [e["text"] for e in slack.ephemerals(GENERAL, user)], what="a private answer")
+    return str(said[-1])
+
+
+@pytest.mark.parametrize("place", ["button", "command", "slack"])
+def test_stop_sends_exactly_one_stop_follow_up_and_the_card_says_so(
+    place: str, app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "rewrite the importer")
+    said = press_stop(place, app, slack_server, run_id, ts, ALICE)
+    assert "no call that cancels a run" in said
+    waiting = wait_for(lambda: card_says(slack_server, ts, run_id, "Stop asked by <@U0ALICE>"), what="card")
+    assert STOP not in str(waiting["blocks"])  # no second Stop button
+    session = slack_server.agent.sessions[(GENERAL, ts)]
+    wait_for(lambda: session.statuses[-1:] == ["active"], what="the session to leave processing")
+    # Codegen takes a follow-up only once the agent pauses; the stop then goes, once.
+    codegen_api.set_status(run_id, "COMPLETE", result="Half done.")
+    wait_for(lambda: stop_prompts(codegen_api, run_id), what="the stop follow-up")
+    wait_for(lambda: card_says(slack_server, ts, run_id, "Stopped by <@U0ALICE>"), what="the card: sent")
+    assert "sent the run one follow-up" in str(card(slack_server, ts, run_id))
+    again = press_stop("command", app, slack_server, run_id, ts, ALICE)
+    assert "already" in again
+    assert len(stop_prompts(codegen_api, run_id)) == 1
+    assert codegen_api.count(path="resume_run", status=200) == 1
+    # The card says the stop waits: no "still working" notice in the thread.
+    assert not any("still working" in str(m) for m in slack_server.messages(GENERAL, thread_ts=ts))
+
+
+def test_stop_from_all_three_places_sends_one_follow_up(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "migrate the database")
+    press_stop("button", app, slack_server, run_id, ts, ALICE)
+    assert "already asked to stop" in press_stop("command", app, slack_server, run_id, ts, ALICE)
+    app.event(session_stopped_event(GENERAL, ts, ALICE, slack_server.post_as_user(GENERAL, ALICE, ".")))
+    wait_for(lambda: sum("already asked" in e["text"] for e in slack_server.ephemerals(GENERAL, ALICE)) == 1,
+             what="Slack's stop to be answered")  # fmt: skip
+    codegen_api.set_status(run_id, "COMPLETE", result="Stopped.")
+    wait_for(lambda: codegen_api.count(path="resume_run", status=200) == 1, what="the one stop follow-up")
+    wait_for(lambda: card_says(slack_server, ts, run_id, "Stopped by"), what="the card: sent")
+    assert len(stop_prompts(codegen_api, run_id)) == 1
+
+
+def test_stopping_a_finished_run_says_so_and_sends_nothing(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "tidy the README")
+    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
+    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="the run seen finished")
+    said = app.command(f"stop {run_id}").json()["text"]
+    assert "already finished (Complete)" in said and "Nothing was sent" in said
+    said_ts = slack_server.post_as_user(GENERAL, ALICE, f"<@{BOT}> stop", thread_ts=ts)
+    app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
+               "text": f"<@{BOT}> stop", "ts": said_ts, "thread_ts": ts})  # fmt: skip
+    wait_for(lambda: any("already finished" in e["text"] for e in slack_server.ephemerals(GENERAL, ALICE)),
+             what="stop said in the thread to be answered")  # fmt: skip
+    assert codegen_api.count(path="resume_run", status=200) == 0
+
+
+def test_only_the_requester_or_an_admin_may_stop(
+    make_app: Any, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    app = make_app(codegen_slack_admin_users="U0ADMIN")
+    run_id, ts = start_run(app, slack_server, codegen_api, "bump dependencies")
+    said = press_stop("button", app, slack_server, run_id, ts, BOB)
+    assert "Only <@U0ALICE>, who started run" in said
+    assert app.bot.store.stop_request(run_id) is None
+    assert "Stop asked" not in str(card(slack_server, ts, run_id))
+
+
+def test_a_runs_session_goes_processing_with_its_step_then_closed(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "Fix the flaky login test\nwith care")
+    session = wait_for(lambda: slack_server.agent.sessions.get((GENERAL, ts)), what="the session")
+    assert session.title == "Fix the flaky login test" and session.initiator == ALICE
+    codegen_api.add_log(run_id, "ACTION", tool_name="run_command", tool_input={"command": "pytest -q"})
+    wait_for(lambda: any("pytest -q" in text for text in session.loading), what="the step as loading text")
+    codegen_api.set_status(run_id, "COMPLETE", result="Fixed.")
+    wait_for(lambda: session.statuses[-1:] == ["closed"], what="the session closed")
+    assert session.statuses == ["processing", "closed"]
+    assert session.loading[-1] == ""  # the loading text is cleared
+
+
+def test_the_session_warns_when_the_stop_event_is_not_subscribed(
+    codegen_api: CodegenServer, slack_server: SlackServer, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack_server.agent.subscribed.discard("agent_session_stopped")
+    app = AppUnderTest(make_settings(codegen_api, slack_server, tmp_path / "bot.db")).start()
+    try:
+        start_run(app, slack_server, codegen_api, "add a health check")
+        wait_for(lambda: "subscribe the app to agent_session_stopped" in caplog.text, what="the warning")
+    finally:
+        app.stop()

@@ -1,0 +1,76 @@
+"""Previews of Codegen run links, end to end: a pasted link of the bot's run is unfurled once with its
+status, prompt, requester, repository and pull requests; a run started elsewhere is read by id; a
+run the bot cannot read is "not available"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.render.unfurls import run_id_of
+from tests.harness import AppUnderTest, wait_for
+from tests.servers.codegen_server import CodegenServer
+from tests.servers.slack_agent_api import link_shared_event
+from tests.servers.slack_server import SlackServer
+
+GENERAL, RANDOM, ALICE, BOB = "C0GENERAL", "C0RANDOM", "U0ALICE", "U0BOB"
+
+
+def paste(app: AppUnderTest, slack: SlackServer, urls: list[str], *, user: str = BOB) -> str:
+    """Post a message with `urls` as `user` and deliver its link_shared event; returns its ts."""
+    ts = slack.post_as_user(GENERAL, user, "have a look: " + " ".join(f"<{url}>" for url in urls))
+    assert app.event(link_shared_event(GENERAL, user, ts, urls)).status_code == 200
+    return ts
+
+
+def preview(slack: SlackServer, ts: str, url: str) -> str:
+    unfurls: dict[str, Any] = slack.agent.unfurls.get((GENERAL, ts)) or {}
+    return str(unfurls.get(url, {}).get("blocks") or "")
+
+
+def test_a_pasted_run_link_is_unfurled_once_with_the_runs_details(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    codegen_api.add_repo("acme/web")
+    app.command("fix the flaky login test repo=acme/web")
+    run_id = wait_for(codegen_api.runs, what="the run")[-1]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="the run stored")
+    codegen_api.add_pull_request(run_id, title="Fix login", url="https://github.com/acme/web/pull/7")
+    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
+    wait_for(lambda: app.bot.store.get_run(run_id).pull_requests, what="the PR seen")
+    url = codegen_api.run(run_id)["web_url"]
+    ts = paste(app, slack_server, [url])
+    app.event(link_shared_event(GENERAL, BOB, ts, [url]))  # Slack may deliver it twice
+    shown = wait_for(lambda: preview(slack_server, ts, url), what="the preview")
+    assert f"Codegen run #{run_id}" in shown and "COMPLETE" in shown
+    assert "fix the flaky login test" in shown and "<@U0ALICE>" in shown and "acme/web" in shown
+    assert "Fix login" in shown and "github.com/acme/web/pull/7" in shown
+    assert slack_server.count("chat.unfurl") == 1
+
+
+def test_a_run_the_bot_did_not_start_is_read_by_id(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    other = codegen_api.add_run(status="RUNNING", summary="Upgrading the payment SDK")
+    url = codegen_api.run(other["id"])["web_url"]
+    ts = paste(app, slack_server, [url])
+    shown = wait_for(lambda: preview(slack_server, ts, url), what="the preview")
+    assert f"Codegen run #{other['id']}" in shown and "RUNNING" in shown
+    assert "Upgrading the payment SDK" in shown and "Started outside" in shown
+
+
+def test_a_link_of_a_run_the_bot_cannot_read_is_not_available(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    url = "https://codegen.com/agent/trace/99999999"
+    ts = paste(app, slack_server, [url, "https://example.com/agent/trace/5"])
+    shown = wait_for(lambda: preview(slack_server, ts, url), what="the preview")
+    assert "Codegen run #99999999" in shown and "not available" in shown
+    assert list(slack_server.agent.unfurls[(GENERAL, ts)]) == [url]  # other sites' links are left alone
+
+
+def test_only_run_links_of_the_codegen_domain_are_recognised() -> None:
+    assert run_id_of("https://codegen.com/agent/trace/40001", "codegen.com") == 40001
+    assert run_id_of("https://www.codegen.com/agent/trace/7/", "codegen.com") == 7
+    assert run_id_of("https://codegen.com.evil.example/agent/trace/7", "codegen.com") is None
+    assert run_id_of("https://codegen.com/agent/trace/abc", "codegen.com") is None
+    assert run_id_of("ftp://codegen.com/agent/trace/7", "codegen.com") is None
