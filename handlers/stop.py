@@ -13,6 +13,7 @@ from bot.render.controls import ONLY_REQUESTER, STOP_PROMPT, already_finished_te
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from storage.agent_controls import StopRecord, stop_key
+from storage.audit import REFUSED, STOP
 from storage.records import RunRecord
 
 UNKNOWN_RUN = "I don't know that run. `/codegen list` shows your recent runs."
@@ -21,14 +22,20 @@ ALREADY = "Run #{run_id} was already asked to stop; nothing more was sent. "
 
 
 def may_stop(ctx: HandlerContext, run: RunRecord, user: str) -> bool:
-    """The requester, or one of the bot's configured admins."""
-    return user == run.requester or user in ctx.admin_users
+    """The requester, or an admin: one of CODEGEN_SLACK_ADMIN_USERS, or with the membership gate a
+    Codegen ADMIN (with neither configured, only the requester)."""
+    admins_configured = bool(ctx.admin_users) or ctx.codegen_members is not None
+    return user == run.requester or (admins_configured and ctx.is_admin(user))
 
 
 def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) -> str:
     """Ask the run to stop (once); returns what to tell `user` privately. `source` is where Stop was
     pressed: `button`, `command`, `thread` or `slack`."""
     if not may_stop(ctx, run, user):
+        ctx.record_audit(
+            user, STOP, channel=run.channel, run_id=run.run_id, outcome=REFUSED,
+            detail=f"from {source}: not the requester or an admin",
+        )  # fmt: skip
         return f":warning: {ONLY_REQUESTER.format(requester=f'<@{run.requester}>', run_id=run.run_id)}"
     if run.finished:
         ctx.store.show_session(run.run_id, ctx.clock.now())  # after Slack's stop: closed, not working
@@ -45,6 +52,7 @@ def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) ->
         thread_ts=run.thread_ts,
         run_id=run.run_id,
         options={"stop": source},
+        audit=ctx.audit(user, STOP, channel=run.channel, run_id=run.run_id, detail=f"from {source}"),
     )
     ctx.store.show_stop(run.run_id, now)
     ctx.wake()
