@@ -26,17 +26,21 @@ from bot.membership import requester_check
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
+from bot.reaction_trigger import reaction_kind
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
+from bot.schedules import schedule_kinds
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
 from bot.user_names import UserNames
+from bot.watch_jobs import watch_kind
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, modals, shortcuts
+from handlers import access, actions, commands, events, home, modals, reactions, shortcuts
 from handlers.context import HandlerContext
-from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
+from handlers.intake import record_run_request
+from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE, SCHEDULES
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
@@ -99,6 +103,8 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             members=self.members,
+            watch_runs_per_hour=settings.codegen_slack_watch_runs_per_hour,
+            trigger_emoji=settings.codegen_slack_trigger_emoji,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -135,7 +141,14 @@ class Bot:
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
             probe_kind(self.codegen),
+            watch_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
+            reaction_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
+            *schedule_kinds(self.store, self.clock, self._record_run),
         ]
+
+    def _record_run(self, **request: Any) -> str | None:
+        """Record a create request as handlers do (for jobs that start runs: watch rules and the like)."""
+        return record_run_request(self.handler_context, **request)
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:
         """Whose thread messages a prompt quotes as the team's: this workspace, its org, allowed teams."""
@@ -151,10 +164,17 @@ class Bot:
 
     def start(self) -> None:
         """Start the runner and the watcher; anything left pending by an earlier process is picked up."""
-        self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
+        self.arm_recurring_jobs()
         self.runner.start()
         for worker in self.workers.values():
             worker.start()
+
+    def arm_recurring_jobs(self) -> None:
+        """Make the recurring jobs due now: housekeeping, and the check for due schedules (those that
+        came due while the bot was down fire now, once each)."""
+        now = self.clock.now()
+        self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=now, priority=PRIORITY[HOUSEKEEPING])
+        self.store.arm_job(SCHEDULES, SCHEDULES, now=now, priority=PRIORITY[SCHEDULES])
 
     def stop(self, timeout: float = 8.0) -> None:
         """Let each job and the watcher finish what they do (up to `timeout` in all), then close
@@ -198,6 +218,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home):
+    for surface in (actions, modals, shortcuts, home, reactions):
         surface.register(app, bot.handler_context)
     return app

@@ -42,6 +42,7 @@ WHERE_TO_GET = {
     "workspace settings or a member's users.info team_id",
     "CODEGEN_SLACK_ALLOW_GUESTS": "true or false",
     "CODEGEN_SLACK_OUTSIDER_CONTEXT": "omit (the default) or quote",
+    "CODEGEN_SLACK_TRIGGER_EMOJI": "an emoji's name as Slack shows it, like robot_face or :robot_face:",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
@@ -90,6 +91,8 @@ class Settings(BaseSettings):
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
+    codegen_slack_watch_runs_per_hour: int = Field(5, ge=1)
+    codegen_slack_trigger_emoji: str = ""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)
@@ -128,6 +131,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"{', '.join(bad)}: not Slack {kind} ids ({' or '.join(initials)} and capitals)")
         return value
+
+    @field_validator("codegen_slack_trigger_emoji")
+    @classmethod
+    def _emoji(cls, value: str) -> str:
+        """An emoji's name as Slack sends it in reaction events: `:rocket:` and `rocket` alike."""
+        name = value.strip().strip(":")
+        if name and not re.fullmatch(r"[a-z0-9_+'-]+", name):
+            raise ValueError(f"{value!r} is not an emoji name; write it as in Slack, like rocket or :rocket:")
+        return name
 
     @field_validator("log_level")
     @classmethod

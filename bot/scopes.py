@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.replies": HISTORY,
     "conversations.history": HISTORY,
     "users.info": ("users:read",),
+    "chat.getPermalink": (),  # links to alerts that started runs (watch rules)
     "views.open": (),
     "views.publish": (),
     "apps.connections.open": (),  # Socket Mode, with the app-level token (its scope: connections:write)
@@ -31,6 +32,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.channels": ("channels:history",),
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
+    "reaction_added": ("reactions:read",),  # the trigger emoji (CODEGEN_SLACK_TRIGGER_EMOJI)
 }
 # The rest: /codegen and the message shortcut; screenshots downloaded from url_private.
 OTHER_SCOPES = ("commands", "files:read")

@@ -22,6 +22,7 @@ from bot.render.messages import error_text
 from bot.user_names import LookupDeferred
 from handlers.context import HandlerContext
 from handlers.events import follow_up_target, is_human_message
+from handlers.reactions import is_trigger
 
 log = logging.getLogger("codegen_slack.handlers")
 
@@ -116,7 +117,7 @@ def _refuse(ctx: HandlerContext, body: dict[str, Any], context: BoltContext, tex
     if body.get("type") == "block_suggestion":
         return _json({"options": []})
     event = body.get("event") or {}
-    key = f"refused:{channel}:{event.get('ts') or body.get('trigger_id') or ''}"
+    key = f"refused:{channel}:{event.get('ts') or event.get('event_ts') or body.get('trigger_id') or ''}"
     thread_ts = event.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
     if user and channel:
         ctx.tell_privately(channel, user, text, thread_ts, key=key)
@@ -139,6 +140,8 @@ def _json(payload: dict[str, Any]) -> BoltResponse:
 def _addressed_to_bot(ctx: HandlerContext, event: dict[str, Any], context: BoltContext) -> bool:
     """A mention, a DM, or a reply in a run's thread: the person expects the bot to act (other
     channel chatter is left to the handlers, which ignore it)."""
+    if event.get("type") == "reaction_added":  # the trigger emoji sends a message to Codegen
+        return is_trigger(ctx, event)
     if not is_human_message(event, context.bot_user_id):
         return False
     if event.get("type") == "app_mention" or event.get("channel_type") == "im":

@@ -21,10 +21,13 @@ from bot.command_text import (
     parse_slash_command,
 )
 from bot.render.messages import error_text, help_text, run_list_text, run_status_text
+from bot.trigger_commands import ScheduleCommand, TriggerCommand, WatchCommand, parse_trigger_text
 from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
+from handlers.schedules import answer_schedule
+from handlers.watch import answer_watch
 from storage.store import StorageError
 
 LIST_LENGTH = 10
@@ -44,7 +47,8 @@ def register(app: App, ctx: HandlerContext) -> None:
 
     @app.command("/codegen")
     def codegen_command(ack: Ack, command: dict[str, Any]) -> None:
-        parsed = parse_slash_command(command.get("text") or "")
+        text = command.get("text") or ""
+        parsed = parse_trigger_text(text) or parse_slash_command(text)
         if isinstance(parsed, ModalCommand):  # views.open needs the trigger_id within 3 s: before the ack
             reply = open_run_modal(
                 ctx,
@@ -64,18 +68,22 @@ def register(app: App, ctx: HandlerContext) -> None:
             ack()
 
 
-def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str | None:
+def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command | TriggerCommand) -> str | None:
     """What to acknowledge the command with: an ephemeral text, or None once a run is recorded."""
     user, channel = command["user_id"], command["channel_id"]
     now = ctx.clock.now()
     if isinstance(parsed, UsageError):
         return parsed.message
+    if isinstance(parsed, WatchCommand):
+        return answer_watch(ctx, parsed, user=user, channel=channel)
+    if isinstance(parsed, ScheduleCommand):
+        return answer_schedule(ctx, parsed, user=user, channel=channel)
     if isinstance(parsed, ConfigCommand):
         return answer_config(ctx, parsed, user=user, channel=channel)
     if isinstance(parsed, ReposCommand):
         return answer_repos(ctx, command)
     if isinstance(parsed, HelpCommand):
-        return help_text()
+        return help_text(ctx.trigger_emoji)
     if isinstance(parsed, ListCommand):
         return run_list_text(ctx.store.runs_for_user(user, LIST_LENGTH), now)
     if isinstance(parsed, StatusCommand):

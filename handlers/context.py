@@ -32,6 +32,8 @@ class HandlerContext:
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
+    watch_runs_per_hour: int = 5  # runs one watch rule may start per hour
+    trigger_emoji: str = ""  # reacting with it sends a message to Codegen ("": no reaction trigger)
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""

@@ -12,6 +12,7 @@ from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
+from handlers.watch import check_message
 
 # Message subtypes that are still a person talking; every other subtype (edits, deletions,
 # joins, bot messages…) is ignored so the bot can never answer itself or loop.
@@ -28,6 +29,7 @@ def register(app: App, ctx: HandlerContext) -> None:
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        check_message(ctx, event, body, context)  # the channel's watch rules see bots' posts too
         handle_message(ctx, event, body, context, mentioned=False)
 
 

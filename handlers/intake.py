@@ -25,9 +25,11 @@ def record_run_request(
     files: Iterable[dict[str, Any]] = (),
     images: Sequence[str] = (),
     attached_cap: int | None = None,
+    hourly_cap: int | None = None,
 ) -> str | None:
     """Queue a create; returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
+    `hourly_cap` replaces the per-person cap (0: none; watch rules and schedules have their own).
 
     Without repo= or model=, the channel's default repository (else the user's) and the user's
     default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
@@ -59,7 +61,7 @@ def record_run_request(
             thread_ts=thread_ts,
             options=options,
             images=list(images),
-            hourly_cap=ctx.runs_per_user_per_hour,
+            hourly_cap=ctx.runs_per_user_per_hour if hourly_cap is None else hourly_cap,
         )
     except CapReached as exc:
         return error_text(

@@ -16,6 +16,7 @@ ANNOUNCE, FINISH_DM = "announce", "finish_dm"
 CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "images", "reply", "repos"
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
+WATCH, REACTION, SCHEDULES, SCHEDULE = "watch", "reaction", "schedules", "schedule"  # bot/triggers
 
 PRIORITY = {
     NOTICE: 0,
@@ -34,6 +35,10 @@ PRIORITY = {
     REFRESH: 8,
     HOUSEKEEPING: 9,
     PROBE: 9,
+    WATCH: 2,
+    REACTION: 2,
+    SCHEDULE: 2,
+    SCHEDULES: 5,
 }
 
 REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS}

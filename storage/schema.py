@@ -172,7 +172,32 @@ def _v5_pending_work(db: sqlite_utils.Database) -> None:
         k.arm_home(db, r["user"], now=0.0, not_before=0.0)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6_triggers(db: sqlite_utils.Database) -> None:
+    """Watch rules (alerts and CI posts that start runs) with the messages they matched, and schedules
+    (recurring runs) with the time each fires next."""
+    db.execute(
+        "CREATE TABLE watch_rules (id INTEGER PRIMARY KEY, channel TEXT NOT NULL, pattern TEXT NOT NULL,"
+        " source TEXT, repo TEXT, template TEXT, created_by TEXT NOT NULL, created_at DOUBLE PRECISION)"
+    )
+    db.execute("CREATE INDEX watch_rules_channel ON watch_rules (channel)")
+    db.execute(
+        "CREATE TABLE watch_matches (id INTEGER PRIMARY KEY, rule_id INTEGER NOT NULL,"
+        " channel TEXT NOT NULL, message_ts TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+        " outcome TEXT NOT NULL, first_ts TEXT, created_at DOUBLE PRECISION NOT NULL)"
+    )
+    db.execute("CREATE UNIQUE INDEX watch_matches_message ON watch_matches (channel, message_ts)")
+    db.execute("CREATE INDEX watch_matches_rule ON watch_matches (rule_id, outcome, created_at)")
+    db.execute("CREATE INDEX watch_matches_alert ON watch_matches (channel, fingerprint, created_at)")
+    db.execute(
+        "CREATE TABLE schedules (id INTEGER PRIMARY KEY, channel TEXT NOT NULL, cron TEXT NOT NULL,"
+        " tz TEXT NOT NULL, prompt TEXT NOT NULL, repo TEXT, model TEXT, created_by TEXT NOT NULL,"
+        " created_at DOUBLE PRECISION, next_fire_at DOUBLE PRECISION NOT NULL,"
+        " paused INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute("CREATE INDEX schedules_due ON schedules (paused, next_fire_at)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6_triggers]
 
 
 class SchemaTooNew(Exception):

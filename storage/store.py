@@ -7,10 +7,12 @@ from storage.display import DisplayStore
 from storage.jobs import JobStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
+from storage.schedules import ScheduleStore
 from storage.settings import SettingsStore
+from storage.watches import WatchStore
 
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore):
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, WatchStore, ScheduleStore):
     """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""

@@ -13,6 +13,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot
+from bot.clock import Clock
 from bot.config import Settings
 from bot.http import HttpServer, make_wsgi_app
 from tests.servers.slack_server import WORKSPACE
@@ -60,9 +61,9 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "con
 class AppUnderTest:
     """A started Bot behind a real waitress HTTP server on 127.0.0.1."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.bot = Bot(settings)
+        self.bot = Bot(settings, clock=clock)
         self._server = HttpServer(
             make_wsgi_app(
                 self.bot.bolt,
@@ -79,6 +80,12 @@ class AppUnderTest:
 
     def start(self) -> AppUnderTest:
         self.bot.start()
+        self._server.start()
+        return self
+
+    def serve(self) -> AppUnderTest:
+        """Answer Slack's requests without starting the bot's threads: the test runs its jobs
+        (`bot.runner.drain()`) in fake time."""
         self._server.start()
         return self
 
