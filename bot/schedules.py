@@ -20,8 +20,8 @@ from bot.command_text import RunCommand
 from bot.jobs import Again, JobKind, Outcome
 from bot.watch_jobs import RecordRun
 from storage.job_kinds import SCHEDULE, SCHEDULES
+from storage.ports import ScheduleJobStore
 from storage.records import Job
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.schedules")
 
@@ -63,7 +63,7 @@ def explain(cron: str) -> str:
         return cron
 
 
-def schedule_kinds(store: Store, clock: Clock, record_run: RecordRun) -> list[JobKind]:
+def schedule_kinds(store: ScheduleJobStore, clock: Clock, record_run: RecordRun) -> list[JobKind]:
     """The `schedules` job kind (fires due schedules, recurring until the next one is due) and the
     `schedule` job kind (one firing: its run, posted in the schedule's channel)."""
 

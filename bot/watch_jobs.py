@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
 
 from bot.command_text import RunCommand
 from bot.jobs import JobKind, Outcome
 from bot.render.messages import SlackMessage
 from bot.render.triggers import watch_capped_text, watch_link_text
+from bot.slack_errors import is_gone
 from bot.slack_out import SlackOut
 from bot.watch_rules import fill_template
 from storage.job_kinds import WATCH
@@ -31,7 +35,15 @@ def watch_kind(slack: SlackOut, record_run: RecordRun, max_prompt_chars: int) ->
     """The `watch` job kind."""
 
     def handle(job: Job) -> Outcome | None:
-        p = job.payload
+        try:
+            act(job.payload)
+        except SlackApiError as exc:
+            if not is_gone(exc):
+                raise
+            log.info("watch rule %s: the message or its channel is gone (%s)", job.payload["rule_id"], exc)
+        return None
+
+    def act(p: dict[str, Any]) -> None:
         channel, ts = str(p["channel"]), str(p["message_ts"])
         if p["outcome"] == "run":
             prompt = fill_template(
@@ -45,12 +57,11 @@ def watch_kind(slack: SlackOut, record_run: RecordRun, max_prompt_chars: int) ->
             )  # fmt: skip
             if refusal:
                 log.warning("watch rule %s: no run for %s (%s)", p["rule_id"], ts, refusal)
-            return None
+            return
         if p["outcome"] == "repeat":
             text = watch_link_text(slack.permalink(channel, str(p["first_ts"])))
         else:
             text = watch_capped_text(int(p["rule_id"]), int(p["runs_per_hour"]))
         slack.post(channel, SlackMessage(text=text, blocks=[]), thread_ts=ts)
-        return None
 
     return JobKind(WATCH, handle)

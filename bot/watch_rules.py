@@ -22,7 +22,7 @@ PATTERN_MAX_CHARS = 300
 TEMPLATE_MAX_CHARS = 2_000
 MATCHED_TEXT_MAX_CHARS = 20_000  # of a message's text that patterns see and the prompt quotes
 # Message subtypes a rule looks at: people's messages, other apps' and bots' posts.
-WATCHED_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast"})
+WATCHED_SUBTYPES = frozenset({None, "bot_message", "file_share"})
 DEFAULT_TEMPLATE = (
     "This message was posted in Slack ({permalink}). Find out what went wrong and fix it; "
     "open a pull request with the fix.\n\n{text}"

@@ -7,6 +7,7 @@ to the run already on the same alert, or the hourly cap); bot/watch_jobs.py does
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -26,6 +27,8 @@ from bot.watch_rules import (
 from handlers.config import ONLY_ADMINS
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
+
+log = logging.getLogger("codegen_slack.handlers")
 
 
 def answer_watch(ctx: HandlerContext, command: WatchCommand, *, user: str, channel: str) -> str:
@@ -71,7 +74,7 @@ def check_message(
         return
     text = watched_text(event)
     for rule in rules:
-        if not from_source(event, rule.source) or not _compiled(rule.pattern).search(text):
+        if not from_source(event, rule.source) or not _matches(rule.pattern, text):
             continue
         payload = {"text": text, "user": rule.created_by, "repo": rule.repo, "template": rule.template}
         recorded = ctx.store.record_watch_match(
@@ -86,6 +89,15 @@ def check_message(
 @functools.lru_cache(maxsize=512)
 def _compiled(pattern: str) -> Any:
     return compile_pattern(pattern)
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """Whether a rule's pattern is found in `text` (a stored pattern this version refuses never is)."""
+    try:
+        return bool(_compiled(pattern).search(text))
+    except BadPattern as exc:
+        log.warning("a watch rule's pattern is skipped: %s", exc)
+        return False
 
 
 def _from_outsider(event: dict[str, Any], body: dict[str, Any]) -> bool:

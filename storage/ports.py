@@ -17,6 +17,7 @@ from storage.records import (
     UserPrefs,
     WatchedRun,
 )
+from storage.schedules import Schedule
 
 
 class RequestReader(Protocol):
@@ -139,6 +140,16 @@ class Housekeeping(Protocol):
     """The hourly clean-up (bot/housekeeping.py)."""
 
     def forget_done_jobs(self, before: float) -> None: ...
+
+
+class ScheduleJobStore(Protocol):
+    """Firing due schedules and starting their runs (bot/schedules.py)."""
+
+    def due_schedules(self, now: float, limit: int = 100) -> list[Schedule]: ...
+    def fire_schedule(self, schedule: Schedule, *, now: float, next_fire_at: float) -> bool: ...
+    def next_schedule_due(self) -> float | None: ...
+    def schedule(self, schedule_id: int) -> Schedule | None: ...
+    def pause_schedule(self, channel: str, schedule_id: int) -> Schedule | None: ...
 
 
 class WatcherStore(Protocol):

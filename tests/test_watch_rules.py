@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from storage.records import JobStatus
 from tests.fake_time_app import ALICE, BOB, GENERAL, FakeTimeApp, make_fake_time_app
 from tests.servers.codegen_server import CodegenServer
 
@@ -130,3 +131,14 @@ def test_the_prompt_template_gets_the_text_and_permalink(app: FakeTimeApp) -> No
     (prompt,) = app.prompts()
     assert prompt.startswith("Investigate this incident: Alert firing\n*OOMKilled* in pod `worker-7f9c`")
     assert prompt.endswith(f"p{ts.replace('.', '')}) and add a test.")
+
+
+def test_an_alert_deleted_before_its_job_ran_starts_nothing_and_leaves_no_dead_job(app: FakeTimeApp) -> None:
+    app.command("watch add failed")
+    attachments = [{"title": "Build failed"}]
+    ts = app.slack.post_as_bot(GENERAL, CI_BOT, "", attachments=attachments)
+    app.slack.delete_as_user(GENERAL, ts)
+    app.event(bot_event(ts, attachments))
+    app.work(5)
+    assert app.codegen.runs() == []
+    assert app.app.bot.store.jobs_in((JobStatus.DEAD, JobStatus.RETRYING)) == []
