@@ -64,16 +64,35 @@ def test_a_restart_in_the_firing_minute_does_not_fire_it_again(app: FakeTimeApp)
     assert len(app.codegen.runs()) == 1
 
 
-def test_two_processes_on_one_database_fire_it_once(app: FakeTimeApp) -> None:
+def test_a_firing_cut_off_by_a_restart_runs_once_in_the_new_process(app: FakeTimeApp) -> None:
+    app.command('schedule add "0 9 * * *" triage new issues')
+    app.work(NINE_IN_NEW_YORK - START - 1)
+    app.clock.advance(1)  # 09:00:00
+    assert app.app.bot.runner.run_one()  # the `schedules` job fires it …
+    assert app.codegen.runs() == []
+    app.restart(down_for=20)  # … and the process stops before the firing's own job ran
+    app.work(30)
+    assert app.prompts() == ["triage new issues"]
+    app.restart(down_for=5)
+    app.work(30)
+    assert app.prompts() == ["triage new issues"]
+
+
+def test_two_processes_that_both_find_it_due_fire_it_once(app: FakeTimeApp) -> None:
     app.command('schedule add "*/10 * * * *" check the error budget')
     other = AppUnderTest(app.app.settings, clock=app.clock)  # a second replica, same database
+    other.bot.arm_recurring_jobs()
     try:
-        other.bot.arm_recurring_jobs()
         for _ in range(3):
             app.clock.advance(600)
+            # Both look for due schedules at the same moment; the first fires it, then the other
+            # acts on what it saw.
+            seen = other.bot.store.due_schedules(app.clock.now())
+            assert len(seen) == 1
+            app.work()
+            other.bot.store.due_schedules = lambda now, limit=100, seen=seen: seen  # type: ignore[method-assign]
             other.bot.runner.drain()
             app.work()
-            other.bot.runner.drain()
     finally:
         other.bot.codegen.close()
         other.bot.store.close()
