@@ -1,5 +1,5 @@
 """The `housekeeping` job: hourly, forgets jobs that ended done more than a day ago, so the jobs table
-stays small (dead jobs stay for `codegen-slack jobs`)."""
+stays small (dead jobs stay for `codegen-slack jobs`), and the messages watch rules matched as long ago."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def housekeeping_kind(store: Housekeeping, clock: Clock) -> JobKind:
 
     def handle(job: Job) -> Outcome:
         store.forget_done_jobs(clock.now() - KEEP_DONE_SECONDS)
+        store.forget_watch_matches(clock.now() - KEEP_DONE_SECONDS)
         return Again(INTERVAL_SECONDS)
 
     return JobKind(HOUSEKEEPING, handle, needs_slack=False)

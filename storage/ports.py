@@ -140,6 +140,7 @@ class Housekeeping(Protocol):
     """The hourly clean-up (bot/housekeeping.py)."""
 
     def forget_done_jobs(self, before: float) -> None: ...
+    def forget_watch_matches(self, before: float) -> None: ...
 
 
 class ScheduleJobStore(Protocol):

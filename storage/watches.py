@@ -101,6 +101,12 @@ class WatchStore(StoreBase):
             cur = db.execute("DELETE FROM watch_rules WHERE id = ? AND channel = ?", (rule_id, channel))
             return cur.rowcount == 1
 
+    def forget_watch_matches(self, before: float) -> None:
+        """Drop the record of messages matched before `before` (a repeat is recognised within the hour,
+        a redelivery within minutes)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM watch_matches WHERE created_at < ?", (before,))
+
     def record_watch_match(
         self,
         rule: WatchRule,
