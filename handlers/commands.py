@@ -1,5 +1,5 @@
-"""`/codegen`: start a run (the modal when no text is given), or answer help, status, list, repos
-and config ephemerally."""
+"""`/codegen`: start a run (the modal when no text is given), or answer help, status, list, repos,
+config, watch and schedule ephemerally."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext
 from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
+from bot.trigger_commands import parse_trigger_text
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
 from handlers.watch import check_message
@@ -18,6 +19,9 @@ from handlers.watch import check_message
 # joins, bot messages…) is ignored so the bot can never answer itself or loop.
 HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 THREAD_DEFAULT_PROMPT = "Help with what is discussed in this thread."
+SLASH_ONLY = (
+    "Watch rules and schedules belong to a channel: use `/codegen watch …` or `/codegen schedule …` there."
+)
 
 
 def register(app: App, ctx: HandlerContext) -> None:
@@ -77,6 +81,9 @@ def handle_message(
         return
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     if not (mentioned or is_dm):
+        return
+    if parse_trigger_text(text) is not None:  # "watch list" to the bot is meant as the command
+        ctx.tell_privately(channel, user, SLASH_ONLY, thread_ts, key=key)
         return
     parsed = parse_command(text)
     if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):

@@ -142,3 +142,12 @@ def test_an_alert_deleted_before_its_job_ran_starts_nothing_and_leaves_no_dead_j
     app.work(5)
     assert app.codegen.runs() == []
     assert app.app.bot.store.jobs_in((JobStatus.DEAD, JobStatus.RETRYING)) == []
+
+
+def test_a_watch_command_in_a_mention_points_to_the_slash_command(app: FakeTimeApp) -> None:
+    text = "<@UBOT> watch list"
+    ts = app.slack.post_as_user(GENERAL, BOB, text)
+    app.event({"type": "app_mention", "channel": GENERAL, "user": BOB, "text": text, "ts": ts})
+    app.work(5)
+    assert app.codegen.runs() == []
+    assert "use `/codegen watch …`" in app.slack.ephemerals(GENERAL, BOB)[0]["text"]
