@@ -28,21 +28,36 @@ from bot.membership import requester_check, requester_metadata
 from bot.metrics import Metrics
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
+from bot.reaction_trigger import reaction_kind
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
+from bot.schedules import schedule_kinds
 from bot.sessions import session_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
 from bot.unfurls import unfurl_kind
 from bot.user_names import UserNames
+from bot.watch_jobs import watch_kind
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, links, modals, run_controls, shortcuts
+from handlers import (
+    access,
+    actions,
+    commands,
+    events,
+    home,
+    links,
+    modals,
+    reactions,
+    run_controls,
+    shortcuts,
+)
 from handlers.context import HandlerContext
+from handlers.intake import record_run_request
 from storage.dialect import SQLITE
 from storage.file_lock import FileLock, hold_file_lock
-from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE
+from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE, SCHEDULES
 from storage.leases import Lease
 from storage.store import Store
 
@@ -133,6 +148,8 @@ class Bot:
             members=self.members,
             codegen_members=self.codegen_members,
             unfurl_domain=settings.codegen_slack_unfurl_domain,
+            watch_runs_per_hour=settings.codegen_slack_watch_runs_per_hour,
+            trigger_emoji=settings.codegen_slack_trigger_emoji,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -172,7 +189,14 @@ class Bot:
             housekeeping_kind(self.store, self.clock, settings.codegen_slack_audit_retention_days),
             probe_kind(self.codegen),
             *([members_kind(self.codegen_members)] if self.codegen_members else []),
+            watch_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
+            reaction_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
+            *schedule_kinds(self.store, self.clock, self._record_run),
         ]
+
+    def _record_run(self, **request: Any) -> str | None:
+        """Record a create request as handlers do (for jobs that start runs: watch rules and the like)."""
+        return record_run_request(self.handler_context, **request)
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:
         """Whose thread messages a prompt quotes as the team's: this workspace, its org, allowed teams."""
@@ -218,14 +242,20 @@ class Bot:
         pending by an earlier process is picked up. Raises AnotherProcess when another process
         already serves this SQLite file."""
         self.hold_database()
-        self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=self.clock.now(), priority=PRIORITY[HOUSEKEEPING])
+        self.arm_recurring_jobs()
         self.leadership.start()
-        if self.codegen_members is not None:
-            now = self.clock.now()
-            self.store.arm_job(CODEGEN_MEMBERS, CODEGEN_MEMBERS, now=now, priority=PRIORITY[CODEGEN_MEMBERS])
         self.runner.start()
         for worker in self.workers.values():
             worker.start()
+
+    def arm_recurring_jobs(self) -> None:
+        """Make the recurring jobs due now: housekeeping, the check for due schedules (those that came
+        due while the bot was down fire now, once each), and with the membership gate the member list."""
+        now = self.clock.now()
+        self.store.arm_job(HOUSEKEEPING, HOUSEKEEPING, now=now, priority=PRIORITY[HOUSEKEEPING])
+        self.store.arm_job(SCHEDULES, SCHEDULES, now=now, priority=PRIORITY[SCHEDULES])
+        if self.codegen_members is not None:
+            self.store.arm_job(CODEGEN_MEMBERS, CODEGEN_MEMBERS, now=now, priority=PRIORITY[CODEGEN_MEMBERS])
 
     def stop(self, timeout: float = 8.0) -> None:
         """Let each job and the watcher finish what they do (up to `timeout` in all), then close
@@ -272,6 +302,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home, run_controls, links):
+    for surface in (actions, modals, shortcuts, home, run_controls, links, reactions):
         surface.register(app, bot.handler_context)
     return app

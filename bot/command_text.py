@@ -191,3 +191,8 @@ def _parse_run(text: str) -> RunCommand | UsageError:
     if not prompt:
         return UsageError(f"Tell the agent what to do. {USAGE}")
     return RunCommand(prompt=prompt, repo=repo, model=options.get("model"))
+
+
+# For the commands that carry a prompt or a repository of their own (bot.trigger_commands).
+parse_run = _parse_run
+REPO_RE = _REPO_RE

@@ -51,6 +51,7 @@ WHERE_TO_GET = {
     "it as its bearer token",
     "CODEGEN_SLACK_AUDIT_RETENTION_DAYS": "a whole number of days, 1 or more (default 400)",
     "CODEGEN_SLACK_UNFURL_DOMAIN": "a domain in lower case, like codegen.com (the default)",
+    "CODEGEN_SLACK_TRIGGER_EMOJI": "an emoji's name as Slack shows it, like robot_face or :robot_face:",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "LOG_FORMAT": "text (the default) or json",
     "PORT": "a free TCP port, 1 to 65535 (default 3000)",
@@ -110,6 +111,8 @@ class Settings(BaseSettings):
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
     codegen_slack_unfurl_domain: str = Field("codegen.com", pattern=r"^[a-z0-9][-a-z0-9.]*[a-z0-9]$")
+    codegen_slack_watch_runs_per_hour: int = Field(5, ge=1)
+    codegen_slack_trigger_emoji: str = ""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)
@@ -166,6 +169,14 @@ class Settings(BaseSettings):
         if isinstance(value, str) and (not value.strip() or any(ch.isspace() for ch in value.strip())):
             raise ValueError("it contains a line break or a space inside; paste it again as one line")
         return value.strip() if isinstance(value, str) else value
+    @field_validator("codegen_slack_trigger_emoji")
+    @classmethod
+    def _emoji(cls, value: str) -> str:
+        """An emoji's name as Slack sends it in reaction events: `:rocket:` and `rocket` alike."""
+        name = value.strip().strip(":")
+        if name and not re.fullmatch(r"[a-z0-9_+'-]+", name):
+            raise ValueError(f"{value!r} is not an emoji name; write it as in Slack, like rocket or :rocket:")
+        return name
 
     @field_validator("log_level")
     @classmethod

@@ -1,7 +1,7 @@
 """The `housekeeping` job: hourly, forgets jobs that ended done more than a day ago, so the jobs table
-stays small (dead jobs stay for `codegen-slack jobs`), and audit entries older than the retention
-(CODEGEN_SLACK_AUDIT_RETENTION_DAYS). Runs and requests, with their prompts, are not forgotten here:
-they stay in the database until it is deleted."""
+stays small (dead jobs stay for `codegen-slack jobs`), the messages watch rules matched as long ago,
+and audit entries older than the retention (CODEGEN_SLACK_AUDIT_RETENTION_DAYS). Runs and requests,
+with their prompts, are not forgotten here: they stay in the database until it is deleted."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def housekeeping_kind(
     def handle(job: Job) -> Outcome:
         now = clock.now()
         store.forget_done_jobs(now - KEEP_DONE_SECONDS)
+        store.forget_watch_matches(now - KEEP_DONE_SECONDS)
         store.forget_audit(now - audit_retention_days * DAY_SECONDS)
         return Again(INTERVAL_SECONDS)
 

@@ -21,6 +21,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.history": HISTORY,
     "users.info": ("users:read",),
     "team.info": ("team:read",),  # an outsider's team named in their refusal
+    "chat.getPermalink": (),  # links to alerts that started runs (watch rules)
     "views.open": (),
     "views.publish": (),
     "agents.sessions.setStatus": ("chat:write",),  # each run is an agent session on its thread
@@ -38,6 +39,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.mpim": ("mpim:history",),
     "agent_session_stopped": (),  # Slack's stop button on a run's agent session
     "link_shared": ("links:read",),  # a Codegen run link was posted: preview it
+    "reaction_added": ("reactions:read",),  # the trigger emoji (CODEGEN_SLACK_TRIGGER_EMOJI)
 }
 # The rest: /codegen and the message shortcut; screenshots downloaded from url_private; members'
 # emails in users.info's profile.email (for the Codegen membership gate and each run's metadata); and

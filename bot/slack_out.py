@@ -306,6 +306,16 @@ class SlackOut:
         data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
         return list(data.get("messages", []))
 
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message, top level or in a thread (its `thread_ts` names its thread), or None when the
+        conversation does not have it (conversations.replies)."""
+        data = self._call("conversations.replies", channel=channel, ts=ts, oldest=ts, inclusive=True, limit=2)
+        return next((m for m in data.get("messages", []) if m.get("ts") == ts), None)
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """The link to a message (chat.getPermalink), which opens it in its thread."""
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
     def join(self, channel: str) -> bool:
         """Join a public channel (conversations.join), once per channel for this process, so that its
         thread replies reach the bot; False where the bot cannot join (a private channel, archived,

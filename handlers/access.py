@@ -26,6 +26,7 @@ from bot.render.messages import error_text
 from bot.user_names import LookupDeferred
 from handlers.context import HandlerContext
 from handlers.events import follow_up_target, is_human_message
+from handlers.reactions import is_trigger
 from storage.audit import REFUSED
 
 log = logging.getLogger("codegen_slack.handlers")
@@ -87,14 +88,14 @@ def register(
 
 def _acts(ctx: HandlerContext, body: dict[str, Any], context: BoltContext) -> bool:
     """Whether the request asks the bot to do something: a command, a mention, a DM, a follow-up in a
-    run's thread, one of `ctx.acting_reactions`, or a button, form or shortcut. Other events (channel
-    chatter, other reactions) pass unchecked."""
+    run's thread, the trigger emoji (CODEGEN_SLACK_TRIGGER_EMOJI), or a button, form or shortcut. Other
+    events (channel chatter, other reactions) pass unchecked."""
     if body.get("command"):
         return True
     event = body.get("event")
     if isinstance(event, dict):
         if event.get("type") == "reaction_added":
-            return event.get("reaction") in ctx.acting_reactions
+            return is_trigger(ctx, event)
         return _addressed_to_bot(ctx, event, context)
     return body.get("type") in ACTING_PAYLOADS
 

@@ -1,5 +1,5 @@
-"""`/codegen`: start a run (the modal when no text is given), or answer help, status, list, repos
-and config ephemerally."""
+"""`/codegen`: start a run (the modal when no text is given), or answer help, status, list, repos,
+config, watch and schedule ephemerally."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ from bot.command_text import (
     parse_slash_command,
 )
 from bot.render.messages import error_text, help_text, run_list_text, run_status_text
+from bot.trigger_commands import ScheduleCommand, TriggerCommand, WatchCommand, parse_trigger_text
 from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
+from handlers.schedules import answer_schedule
 from handlers.stop import stop_by_command
+from handlers.watch import answer_watch
 from storage.store import StorageError
 
 LIST_LENGTH = 10
@@ -46,7 +49,8 @@ def register(app: App, ctx: HandlerContext) -> None:
 
     @app.command("/codegen")
     def codegen_command(ack: Ack, command: dict[str, Any]) -> None:
-        parsed = parse_slash_command(command.get("text") or "")
+        text = command.get("text") or ""
+        parsed = parse_trigger_text(text) or parse_slash_command(text)
         if isinstance(parsed, ModalCommand):  # views.open needs the trigger_id within 3 s: before the ack
             reply = open_run_modal(
                 ctx,
@@ -66,18 +70,22 @@ def register(app: App, ctx: HandlerContext) -> None:
             ack()
 
 
-def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str | None:
+def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command | TriggerCommand) -> str | None:
     """What to acknowledge the command with: an ephemeral text, or None once a run is recorded."""
     user, channel = command["user_id"], command["channel_id"]
     now = ctx.clock.now()
     if isinstance(parsed, UsageError):
         return parsed.message
+    if isinstance(parsed, WatchCommand):
+        return answer_watch(ctx, parsed, user=user, channel=channel)
+    if isinstance(parsed, ScheduleCommand):
+        return answer_schedule(ctx, parsed, user=user, channel=channel)
     if isinstance(parsed, ConfigCommand):
         return answer_config(ctx, parsed, user=user, channel=channel)
     if isinstance(parsed, ReposCommand):
         return answer_repos(ctx, command)
     if isinstance(parsed, HelpCommand):
-        return help_text()
+        return help_text(ctx.trigger_emoji)
     if isinstance(parsed, StopCommand):
         thread_ts = command.get("thread_ts")  # Slack does not document it for commands; used if present
         return stop_by_command(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)

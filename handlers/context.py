@@ -36,9 +36,9 @@ class HandlerContext:
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
     codegen_members: CodegenMembers | None = None  # the membership gate, when it is on
-    # Reactions (emoji names) that ask the bot to act, checked like a command: none handled yet.
-    acting_reactions: frozenset[str] = frozenset()
     unfurl_domain: str = "codegen.com"  # Codegen's run links (web_url) are previewed on this domain
+    watch_runs_per_hour: int = 5  # runs one watch rule may start per hour
+    trigger_emoji: str = ""  # reacting with it sends a message to Codegen ("": no reaction trigger)
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the

@@ -10,16 +10,21 @@ from slack_bolt import App, BoltContext
 from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
+from bot.trigger_commands import parse_trigger_text
 from handlers.context import HandlerContext
 from handlers.follow_up_filter import screen_reply
 from handlers.intake import record_resume, record_run_request
 from handlers.modals import REQUESTER_ONLY
+from handlers.watch import check_message
 from storage.audit import FOLLOW_UP, REFUSED
 
 # Message subtypes that are still a person talking; every other subtype (edits, deletions,
 # joins, bot messages…) is ignored so the bot can never answer itself or loop.
 HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 THREAD_DEFAULT_PROMPT = "Help with what is discussed in this thread."
+SLASH_ONLY = (
+    "Watch rules and schedules belong to a channel: use `/codegen watch …` or `/codegen schedule …` there."
+)
 
 
 def register(app: App, ctx: HandlerContext) -> None:
@@ -31,6 +36,7 @@ def register(app: App, ctx: HandlerContext) -> None:
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        check_message(ctx, event, body, context)  # the channel's watch rules see bots' posts too
         handle_message(ctx, event, body, context, mentioned=False)
 
 
@@ -85,6 +91,9 @@ def handle_message(
     if event.get("channel_type") == "mpim" and f"<@{bot_user_id}" in encoded_text(event):
         mentioned = True  # a group DM's message event may come before (or without) its app_mention
     if not (mentioned or is_dm):
+        return
+    if parse_trigger_text(text) is not None:  # "watch list" to the bot is meant as the command
+        ctx.tell_privately(channel, user, SLASH_ONLY, thread_ts, key=key)
         return
     parsed = parse_command(text)
     if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):

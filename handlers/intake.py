@@ -28,10 +28,12 @@ def record_run_request(
     attached_cap: int | None = None,
     action: str = START,
     run_id: int | None = None,
+    hourly_cap: int | None = None,
 ) -> str | None:
     """Queue a create; returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
     The audit trail records it as `action` (START, or RETRY of run `run_id`), with any refusal.
+    `hourly_cap` replaces the per-person cap (0: none; watch rules and schedules have their own).
 
     Without repo= or model=, the channel's default repository (else the user's) and the user's
     default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
@@ -64,7 +66,7 @@ def record_run_request(
             thread_ts=thread_ts,
             options=options,
             images=list(images),
-            hourly_cap=ctx.runs_per_user_per_hour,
+            hourly_cap=ctx.runs_per_user_per_hour if hourly_cap is None else hourly_cap,
             audit=_audit(ctx, key, user, action, channel, run_id, command.prompt),
         )
     except CapReached as exc:

@@ -18,6 +18,7 @@ HOUSEKEEPING, PROBE = "housekeeping", "probe"
 CODEGEN_MEMBERS = "codegen_members"  # the Codegen organization's member list (bot/codegen_members.py)
 SESSION = "session"  # a run's Slack agent session: status, title, latest step as loading text
 UNFURL_JOB = "unfurl"  # previews of Codegen run links posted in a message
+WATCH, REACTION, SCHEDULES, SCHEDULE = "watch", "reaction", "schedules", "schedule"  # bot/triggers
 
 PRIORITY = {
     NOTICE: 0,
@@ -39,6 +40,10 @@ PRIORITY = {
     CODEGEN_MEMBERS: 8,
     HOUSEKEEPING: 9,
     PROBE: 9,
+    WATCH: 2,
+    REACTION: 2,
+    SCHEDULE: 2,
+    SCHEDULES: 5,
 }
 
 REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS}

@@ -102,7 +102,28 @@ def _v9(tx: Tx) -> None:
         tx.execute(tx.dialect.ddl(statement))
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9]  # version BASELINE_VERSION + 1 onwards
+def _v10(tx: Tx) -> None:
+    """Watch rules (alerts and CI posts that start runs) with the messages they matched, and schedules
+    (recurring runs) with the time each fires next."""
+    for statement in (
+        "CREATE TABLE watch_rules (id {serial_pk}, channel TEXT NOT NULL, pattern TEXT NOT NULL,"
+        " source TEXT, repo TEXT, template TEXT, created_by TEXT NOT NULL, created_at {real})",
+        "CREATE INDEX watch_rules_channel ON watch_rules (channel)",
+        "CREATE TABLE watch_matches (id {serial_pk}, rule_id {integer} NOT NULL,"
+        " channel TEXT NOT NULL, message_ts TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+        " outcome TEXT NOT NULL, first_ts TEXT, created_at {real} NOT NULL)",
+        "CREATE UNIQUE INDEX watch_matches_message ON watch_matches (channel, message_ts)",
+        "CREATE INDEX watch_matches_rule ON watch_matches (rule_id, outcome, created_at)",
+        "CREATE INDEX watch_matches_alert ON watch_matches (channel, fingerprint, created_at)",
+        "CREATE TABLE schedules (id {serial_pk}, channel TEXT NOT NULL, cron TEXT NOT NULL,"
+        " tz TEXT NOT NULL, prompt TEXT NOT NULL, repo TEXT, model TEXT, created_by TEXT NOT NULL,"
+        " created_at {real}, next_fire_at {real} NOT NULL, paused {integer} NOT NULL DEFAULT 0)",
+        "CREATE INDEX schedules_due ON schedules (paused, next_fire_at)",
+    ):
+        tx.execute(tx.dialect.ddl(statement))
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9, _v10]  # version BASELINE_VERSION + 1 onwards
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

@@ -11,7 +11,9 @@ from storage.leases import LeaseStore
 from storage.members import MemberStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
+from storage.schedules import ScheduleStore
 from storage.settings import SettingsStore
+from storage.watches import WatchStore
 
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
@@ -26,6 +28,8 @@ class Store(
     AuditStore,
     MemberStore,
     AgentControlStore,
+    WatchStore,
+    ScheduleStore,
 ):
-    """Threads ↔ runs, run state, requests and their jobs, settings, leases, the audit trail and
-    follow-up controls, in one SQLite file or PostgreSQL database."""
+    """Threads ↔ runs, run state, requests and their jobs, settings, leases, the audit trail,
+    follow-up controls, watch rules and schedules, in one SQLite file or PostgreSQL database."""

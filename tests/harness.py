@@ -13,6 +13,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot
+from bot.clock import Clock
 from bot.config import Settings
 from bot.listeners import http_server, metrics_server
 from tests.servers.slack_server import WORKSPACE
@@ -60,9 +61,9 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "con
 class AppUnderTest:
     """A started Bot behind a real waitress HTTP server on 127.0.0.1."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.bot = Bot(settings)
+        self.bot = Bot(settings, clock=clock)
         self._server = http_server(self.bot, "127.0.0.1", 0)  # as `serve` builds it
         self.metrics_server = metrics_server(self.bot)  # /metrics alone, with CODEGEN_SLACK_METRICS_ADDRESS
         self.url = f"http://127.0.0.1:{self._server.port}"
@@ -74,6 +75,12 @@ class AppUnderTest:
         self._server.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
+        return self
+
+    def serve(self) -> AppUnderTest:
+        """Answer Slack's requests without starting the bot's threads: the test runs its jobs
+        (`bot.runner.drain()`) in fake time."""
+        self._server.start()
         return self
 
     def stop(self) -> None:

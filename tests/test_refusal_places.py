@@ -70,9 +70,9 @@ def reaction(user: str, name: str, ts: str) -> dict:
 
 @pytest.mark.parametrize(("name", "refused"), [("codegen", True), ("thumbsup", False)])
 def test_an_outsiders_acting_reaction_is_refused_and_other_reactions_are_left_alone(
-    app: AppUnderTest, shared: SlackServer, name: str, refused: bool
+    make_app, shared: SlackServer, name: str, refused: bool
 ) -> None:
-    app.bot.handler_context.acting_reactions = frozenset({"codegen"})  # as a reaction trigger sets it
+    app = make_app(codegen_slack_trigger_emoji="codegen")
     ts = shared.post_as_user(GENERAL, "U0BOB", "checkout returns 500")
     app.event(reaction(PARTNER, name, ts))
     if refused:

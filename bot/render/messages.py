@@ -214,8 +214,13 @@ def error_text(message: str) -> str:
     return truncate(f":warning: {escape_mrkdwn(message)}", MESSAGE_TEXT_MAX)
 
 
-def help_text() -> str:
-    """The reply to `/codegen help`."""
+def help_text(trigger_emoji: str = "") -> str:
+    """The reply to `/codegen help`; with `trigger_emoji`, how reacting with it starts a run."""
+    reaction = (
+        f" React to a message with :{trigger_emoji}: to send it to Codegen the same way."
+        if trigger_emoji
+        else ""
+    )
     return "\n".join(
         [
             "*Codegen in Slack* — hand a coding task to a Codegen agent.",
@@ -230,11 +235,17 @@ def help_text() -> str:
             " (`all`, the default: every reply but side talk that mentions others).",
             "• `/codegen stop [run id]` — ask a run to stop (the id is optional for your latest run here);"
             " the card's ⏹️ Stop button and Slack's own stop button do the same.",
+            "• `/codegen watch add &lt;pattern&gt; [from=&lt;app or bot&gt;] [repo=owner/name]"
+            " [prompt=&lt;template&gt;]` — admins: a message matching the pattern (alerts, CI posts)"
+            " starts a run in its thread; `/codegen watch list`, `/codegen watch remove &lt;n&gt;`.",
+            '• `/codegen schedule add "&lt;cron&gt;" &lt;prompt&gt; [repo=owner/name]` — a recurring'
+            " run in this channel, in your time zone; `/codegen schedule list`,"
+            " `pause &lt;n&gt;`, `resume &lt;n&gt;`, `remove &lt;n&gt;`.",
             "• `/codegen help` — this message.",
             "You can also mention the bot in a channel, send it a direct message, or use"
             " *Send to Codegen* on any message. Reply in a run's thread to send the agent a follow-up;"
             " say `mute` / `unmute` to the bot there to stop or resume sending replies."
-            " Your runs and defaults are in the bot's Home tab.",
+            f" Your runs and defaults are in the bot's Home tab.{reaction}",
         ]
     )
 

@@ -456,6 +456,23 @@ class SlackServer:
                 raise KeyError(f"no thread {thread_ts} in {channel}") from e
             return message.ts
 
+    def post_as_bot(
+        self,
+        channel: str,
+        bot_id: str,
+        text: str,
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Store another app's or bot's top-level post, as a `bot_message` (no event is delivered);
+        returns its ts."""
+        with self._lock:
+            message = _Message(channel, self._next_ts(), user="", text=text, bot_id=bot_id,
+                               subtype="bot_message", blocks=blocks, attachments=attachments)
+            self._store(self._channels[channel], message, None, broadcast=False)
+            return message.ts
+
     def delete_as_user(self, channel: str, ts: str) -> None:
         """A person deletes their message (no event is delivered): a thread parent stays as a
         tombstone, which, as in Slack, can no longer be reacted to (message_not_found)."""
