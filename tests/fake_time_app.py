@@ -38,12 +38,14 @@ class FakeTimeApp:
         """Run every job due within the next `seconds` of fake time (time moves on to each)."""
         end = self.clock.now() + seconds
         while True:
+            self.app.bot.leadership.step()  # what its thread does every 2 s: take or renew the lead
             wait = self.app.bot.runner.drain()
             if wait is None or self.clock.now() + wait > end:
                 break
             self.clock.advance(wait)
         if end > self.clock.now():
             self.clock.advance(end - self.clock.now())
+        self.app.bot.leadership.step()
 
     def finish_runs(self) -> None:
         """Codegen finishes every run, and the bot sees it (so no job keeps watching them)."""
