@@ -24,6 +24,7 @@ from bot.jobs import JobKind, Runner
 from bot.loop import Worker
 from bot.membership import requester_check
 from bot.metrics import Metrics
+from bot.pr_actions import PRActionDeps, pr_action_kind
 from bot.progress import ProgressDeps, progress_kind
 from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
@@ -34,7 +35,7 @@ from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
 from bot.user_names import UserNames
 from bot.watcher import Watcher
-from handlers import access, actions, commands, events, home, modals, shortcuts
+from handlers import access, actions, commands, events, home, modals, pr_actions, shortcuts
 from handlers.context import HandlerContext
 from storage.job_kinds import HOUSEKEEPING, PRIORITY, PROBE
 from storage.store import Store
@@ -135,6 +136,7 @@ class Bot:
             *reply_kinds(self.slack, self.repos, self.store),
             housekeeping_kind(self.store, self.clock),
             probe_kind(self.codegen),
+            pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock)),
         ]
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:
@@ -198,6 +200,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home):
+    for surface in (actions, modals, shortcuts, home, pr_actions):
         surface.register(app, bot.handler_context)
     return app

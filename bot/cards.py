@@ -84,7 +84,8 @@ class Cards:
         """Edit the card; False when it is gone (nothing more to show there)."""
         assert run.status_ts
         try:
-            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now()))
+            states = self._store.pr_states(run.run_id)
+            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now(), states))
         except SlackApiError as exc:
             if not is_gone(exc):
                 raise

@@ -6,6 +6,7 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
+- `pr`, `pr 123` or `pr #123` -> PRCommand (a run's pull requests and their actions)
 - `config repo owner/name` (or `none`), `config notify thread|channel|dm` -> ConfigCommand;
   `config repo` or `config notify` with anything else -> UsageError; `config <other words>` is a run
 - anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
@@ -56,6 +57,13 @@ class StatusCommand:
 
 
 @dataclass(frozen=True)
+class PRCommand:
+    """Offer a run's pull-request actions; `run_id` None means the caller picks the run."""
+
+    run_id: int | None
+
+
+@dataclass(frozen=True)
 class ListCommand:
     """List recent runs."""
 
@@ -89,7 +97,14 @@ class UsageError:
 
 
 Command = (
-    RunCommand | HelpCommand | StatusCommand | ListCommand | ReposCommand | ConfigCommand | UsageError
+    RunCommand
+    | HelpCommand
+    | StatusCommand
+    | ListCommand
+    | ReposCommand
+    | ConfigCommand
+    | PRCommand
+    | UsageError
 )
 CONFIG_USAGE = (
     "Usage: /codegen config repo owner/name (or none), or /codegen config notify thread|channel|dm."
@@ -109,13 +124,14 @@ def parse_command(text: str) -> Command:
         return ReposCommand()
     if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify")):
         return _parse_config(words[1:])
-    if keyword == "status" and len(words) <= 2:
+    if keyword in ("status", "pr") and len(words) <= 2:
+        make = StatusCommand if keyword == "status" else PRCommand
         if len(words) == 1:
-            return StatusCommand(None)
+            return make(None)
         run_id = _RUN_ID_RE.fullmatch(words[1])
         if run_id is None:
-            return UsageError(f"Run ids are numbers, like /codegen status 123 (not {words[1]!r}).")
-        return StatusCommand(int(run_id.group(1)))
+            return UsageError(f"Run ids are numbers, like /codegen {keyword} 123 (not {words[1]!r}).")
+        return make(int(run_id.group(1)))
     return _parse_run(text)
 
 

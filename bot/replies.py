@@ -85,16 +85,17 @@ def requester_notice(
 
 def tell(slack: SlackOut, say: dict[str, Any]) -> None:
     """Show `say["text"]` to `say["user"]`: in the message `status_ts` when given, posted in the
-    thread when `visible`, else privately; by DM when the place is gone."""
+    thread when `visible`, else privately (with `say["blocks"]`, if any); by DM when the place is gone."""
     channel, user, text = str(say["channel"]), str(say["user"]), str(say["text"])
     thread_ts = say.get("thread_ts") or None
+    blocks = say.get("blocks") or None
     try:
         if say.get("status_ts"):
             slack.update(channel, str(say["status_ts"]), SlackMessage(text=text, blocks=[]))
         elif say.get("visible"):
             slack.post(channel, SlackMessage(text=text, blocks=[]), thread_ts=thread_ts)
         else:
-            slack.ephemeral(channel, user, text, thread_ts=thread_ts)
+            slack.ephemeral(channel, user, text, thread_ts=thread_ts, blocks=blocks)
     except SlackApiError as exc:
         if not is_gone(exc):
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.clock import Clock
 from bot.repos import RepoDirectory
@@ -46,13 +47,18 @@ class HandlerContext:
         *,
         key: str | None = None,
         visible: bool = False,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. `key`
         names what it answers (a redelivery of the same event then says it once); `visible` posts it
-        in the thread for everyone instead."""
+        in the thread for everyone instead; private `blocks` are shown with `text` as fallback."""
         if not text:
             return
-        say = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible}
+        say: dict[str, Any] = {
+            "channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible,
+        }  # fmt: skip
+        if blocks:
+            say["blocks"] = blocks
         reply_key = f"{REPLY}:{key or uuid.uuid4().hex}"
         self.store.add_job(REPLY, reply_key, now=self.clock.now(), priority=PRIORITY[REPLY], payload=say)
         self.wake()

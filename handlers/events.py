@@ -7,11 +7,12 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
+from bot.command_text import PRCommand, RunCommand, UsageError, parse_command, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
 from handlers.context import HandlerContext
 from handlers.intake import record_resume, record_run_request
+from handlers.pr_actions import pr_reply
 
 # Message subtypes that are still a person talking; every other subtype (edits, deletions,
 # joins, bot messages…) is ignored so the bot can never answer itself or loop.
@@ -53,6 +54,15 @@ def handle_message(
     text = strip_bot_mention(encoded_text(event), bot_user_id or "")
     key = f"message:{channel}:{ts}"
     files = event.get("files") or []
+    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    # The message event of a mention names the bot too: both answer a `pr` command once (same key).
+    named = bool(bot_user_id) and f"<@{bot_user_id}" in encoded_text(event)
+    parsed = parse_command(text) if mentioned or is_dm or named else None
+    if isinstance(parsed, PRCommand):  # `@Codegen pr` in a run's thread: that run's PR actions
+        reply = pr_reply(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)
+        text, blocks = (reply, None) if isinstance(reply, str) else (reply.text, reply.blocks)
+        ctx.tell_privately(channel, user, text, thread_ts, key=key, blocks=blocks)
+        return
     target = follow_up_target(ctx, channel, thread_ts)
     if target is not None:
         if ctx.resume_policy == "requester" and user != target.requester:
@@ -73,10 +83,8 @@ def handle_message(
         )
         ctx.tell_privately(channel, user, refusal, thread_ts, key=key)
         return
-    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
-    if not (mentioned or is_dm):
+    if parsed is None or not (mentioned or is_dm):
         return
-    parsed = parse_command(text)
     if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):
         parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT if thread_ts else IMAGES_ONLY_PROMPT)
     if not isinstance(parsed, RunCommand):

@@ -16,6 +16,7 @@ ANNOUNCE, FINISH_DM = "announce", "finish_dm"
 CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "images", "reply", "repos"
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
+PR_ACTION, SETUP = "pr_action", "setup"
 
 PRIORITY = {
     NOTICE: 0,
@@ -26,6 +27,8 @@ PRIORITY = {
     IMAGES: 2,
     REPLY: 2,
     REPOS: 2,
+    PR_ACTION: 2,
+    SETUP: 2,
     FINISH_DM: 3,
     QUEUE: 3,
     CARD: 4,

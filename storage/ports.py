@@ -10,6 +10,7 @@ from storage.records import (
     ChannelSettings,
     Job,
     JobStatus,
+    PRStatus,
     Request,
     RequestKind,
     RunRecord,
@@ -88,6 +89,7 @@ class CardStore(Protocol):
     def get_run(self, run_id: int) -> RunRecord | None: ...
     def mark_card_shown(self, run: RunRecord, now: float) -> None: ...
     def mark_shown(self, run_id: int, status: str, now: float) -> None: ...
+    def pr_states(self, run_id: int) -> dict[int, PRStatus]: ...
 
 
 class AnnounceStore(Protocol):

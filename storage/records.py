@@ -17,11 +17,13 @@ def is_finished(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class PullRequest:
-    """A pull request a run opened; Codegen may leave out its title, URL and branch (None)."""
+    """A pull request a run opened; Codegen may leave out its title, URL and branch (None). `id` is
+    Codegen's id of it (what its PR actions need; None for one stored before ids were kept)."""
 
     title: str | None = None
     url: str | None = None
     head_branch: str | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,18 @@ class Job:
     last_error: str | None
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True)
+class PRStatus:
+    """What the bot did to one pull request of a run through Codegen, and so knows of it: its `state`
+    (`open`, `closed`, `draft`, `ready_for_review`; None: never changed here), whether Codegen was told
+    to stop fixing its checks or to leave it altogether, and who last changed it when (epoch seconds)."""
+
+    run_id: int
+    pr_id: int
+    state: str | None = None
+    checks_stopped: bool = False
+    removed: bool = False
+    changed_by: str | None = None
+    changed_at: float | None = None

@@ -172,7 +172,35 @@ def _v5_pending_work(db: sqlite_utils.Database) -> None:
         k.arm_home(db, r["user"], now=0.0, not_before=0.0)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6_workflows(db: sqlite_utils.Database) -> None:
+    """What the bot did to runs' pull requests; prompts sent to several repositories (one parent
+    message, one create request per repository); and the agent type a channel or person defaults to."""
+    db.execute(
+        "CREATE TABLE pr_states (run_id INTEGER NOT NULL, pr_id INTEGER NOT NULL, state TEXT,"
+        " checks_stopped INTEGER NOT NULL DEFAULT 0, removed INTEGER NOT NULL DEFAULT 0,"
+        " changed_by TEXT, changed_at DOUBLE PRECISION, PRIMARY KEY (run_id, pr_id))"
+    )
+    db.execute(
+        "CREATE TABLE pr_actions (key TEXT PRIMARY KEY, run_id INTEGER NOT NULL, pr_id INTEGER NOT NULL,"
+        " action TEXT NOT NULL, actor TEXT NOT NULL, done_at DOUBLE PRECISION NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE prompt_groups (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+        " channel TEXT NOT NULL, requester TEXT NOT NULL, prompt TEXT NOT NULL, status_ts TEXT,"
+        " summary_ts TEXT, created_at DOUBLE PRECISION NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE prompt_group_members (group_id INTEGER NOT NULL, request_id INTEGER NOT NULL,"
+        " repo TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (group_id, request_id))"
+    )
+    db.execute("CREATE INDEX prompt_group_members_request ON prompt_group_members (request_id)")
+    db.execute(
+        "CREATE TABLE agent_type_defaults (scope TEXT NOT NULL, owner TEXT NOT NULL,"
+        " agent_type TEXT NOT NULL, PRIMARY KEY (scope, owner))"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6_workflows]
 
 
 class SchemaTooNew(Exception):

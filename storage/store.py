@@ -5,6 +5,7 @@ from __future__ import annotations
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
+from storage.pull_requests import PullRequestStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
 from storage.settings import SettingsStore
@@ -12,5 +13,5 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore):
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, PullRequestStore):
     """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""

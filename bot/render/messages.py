@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -23,7 +24,8 @@ from bot.render.limits import (
 )
 from bot.render.markdown import MARKDOWN_TEXT_MAX, markdown_blocks
 from bot.render.mrkdwn import escape_mrkdwn, slack_link
-from storage.records import PullRequest, Request, RunRecord
+from bot.render.pr_actions import pr_action_blocks
+from storage.records import PRStatus, PullRequest, Request, RunRecord
 
 STATUS_EVENT = "codegen_run_status"
 RESULT_EVENT = "codegen_run_result"
@@ -100,9 +102,12 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def status_message(run: RunRecord, now: float) -> SlackMessage:
+def status_message(
+    run: RunRecord, now: float, pr_states: Mapping[int, PRStatus] | None = None
+) -> SlackMessage:
     """The run's card, edited as the run progresses: status, who asked, what, where, how long, the
-    latest step, links to Codegen and the pull requests, and buttons to act on the run."""
+    latest step, links to Codegen and the pull requests, and buttons to act on the run; once it
+    finished, each pull request's actions (`pr_states`: what was done to them, by PR id)."""
     headline = f"{status_emoji(run.status)} *Codegen run #{run.run_id}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     if elapsed:
@@ -126,6 +131,8 @@ def status_message(run: RunRecord, now: float) -> SlackMessage:
         notes.append(f"+{not_shown} more pull request{plural} — see them in Codegen.")
     if notes:
         blocks.append(_context(notes))
+    if run.finished:
+        blocks.extend(pr_action_blocks(run, pr_states or {}))
     blocks.append(control_block(run))
     return SlackMessage(
         text=f"{status_emoji(run.status)} Codegen run #{run.run_id}: {_label(run.status)}",
