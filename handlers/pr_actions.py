@@ -49,9 +49,9 @@ def record_pr_action(ctx: HandlerContext, action: dict[str, Any], user: str) -> 
     if pr_of(run, pr_id) is None:
         return error_text(UNKNOWN_PR)
     if user != run.requester and not ctx.is_admin(user):
-        return error_text(
-            f"Only {_mention(run.requester)}, who started run #{run.run_id}, or an admin of this bot "
-            "can change its pull requests."
+        return (  # not error_text: the mention must stay a mention
+            f":warning: Only {_mention(run.requester)}, who started run #{run.run_id}, or an admin of "
+            "this bot can change its pull requests."
         )
     action_id = str(action["action_id"])
     stamp = action.get("action_ts") or ctx.clock.now()
