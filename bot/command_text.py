@@ -7,9 +7,11 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
 - `pr`, `pr 123` or `pr #123` -> PRCommand (a run's pull requests and their actions)
-- `config repo owner/name` (or `none`), `config notify thread|channel|dm` -> ConfigCommand;
-  `config repo` or `config notify` with anything else -> UsageError; `config <other words>` is a run
-- anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
+- `config repo owner/name` (or `none`), `config notify thread|channel|dm`, `config agent
+  codegen|claude_code|none` (the channel's) and `config my agent …` (one's own) -> ConfigCommand;
+  those with anything else -> UsageError; `config <other words>` is a run
+- anything else is a run. The options `repo=owner/name`, `model=name` and `agent=codegen|claude_code`
+  are whole tokens
   anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
   the prompt; everything else is the prompt, in order.
 
@@ -25,12 +27,13 @@ from bot.slack_text import decode
 from storage.records import NOTIFY_CHOICES
 
 USAGE = (
-    "Usage: /codegen <prompt> [repo=owner/name] [model=name]. "
+    "Usage: /codegen <prompt> [repo=owner/name] [model=name] [agent=codegen|claude_code]. "
     "Try /codegen help for everything the bot can do."
 )
 
-_OPTION_RE = re.compile(r"(?<!\S)(repo|model)=(\S*)", re.IGNORECASE)
-_OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model)=\S*", re.IGNORECASE)
+_OPTION_RE = re.compile(r"(?<!\S)(repo|model|agent)=(\S*)", re.IGNORECASE)
+_OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model|agent)=\S*", re.IGNORECASE)
+AGENT_TYPES = ("codegen", "claude_code")  # Codegen's `agent_type` values
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _RUN_ID_RE = re.compile(r"#?([0-9]{1,18})")
 
@@ -42,6 +45,7 @@ class RunCommand:
     prompt: str
     repo: str | None = None
     model: str | None = None
+    agent_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,10 @@ class ReposCommand:
 
 @dataclass(frozen=True)
 class ConfigCommand:
-    """Show the channel's settings (`name` None), or set `name` ("repo" or "notify") to `value`.
+    """Show the channel's settings (`name` None), or set `name` ("repo", "notify", "agent" for the
+    channel's agent type, or "my_agent" for one's own) to `value`.
 
-    A repo `value` of None clears the channel's default repository.
+    A repo or agent `value` of None clears that default.
     """
 
     name: str | None = None
@@ -107,8 +112,11 @@ Command = (
     | UsageError
 )
 CONFIG_USAGE = (
-    "Usage: /codegen config repo owner/name (or none), or /codegen config notify thread|channel|dm."
+    "Usage: /codegen config repo owner/name (or none), /codegen config notify thread|channel|dm, "
+    "/codegen config agent codegen|claude_code|none (this channel's), or /codegen config my agent "
+    "codegen|claude_code|none (yours)."
 )
+_CONFIG_NAMES = ("repo", "notify", "agent")
 
 
 def parse_command(text: str) -> Command:
@@ -122,7 +130,8 @@ def parse_command(text: str) -> Command:
         return ListCommand()
     if len(words) == 1 and keyword == "repos":
         return ReposCommand()
-    if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify")):
+    mine = len(words) > 2 and [w.lower() for w in words[1:3]] == ["my", "agent"]
+    if keyword == "config" and (len(words) == 1 or words[1].lower() in _CONFIG_NAMES or mine):
         return _parse_config(words[1:])
     if keyword in ("status", "pr") and len(words) <= 2:
         make = StatusCommand if keyword == "status" else PRCommand
@@ -150,9 +159,16 @@ def _parse_config(words: list[str]) -> ConfigCommand | UsageError:
     if not words:
         return ConfigCommand()
     name = words[0].lower()
+    if name == "my":  # `my agent <value>`
+        name, words = "my_agent", words[1:]
     if len(words) != 2:
         return UsageError(CONFIG_USAGE)
     value = words[1]
+    if name in ("agent", "my_agent"):
+        agent = value.lower()
+        if agent not in (*AGENT_TYPES, "none"):
+            return UsageError(f"agent is one of codegen, claude_code or none (not {value!r}).")
+        return ConfigCommand(name, None if agent == "none" else agent)
     if name == "notify":
         if value.lower() not in NOTIFY_CHOICES:
             return UsageError(f"notify is one of thread, channel or dm (not {value!r}).")
@@ -176,7 +192,12 @@ def _parse_run(text: str) -> RunCommand | UsageError:
     repo = options.get("repo")
     if repo is not None and not _REPO_RE.fullmatch(repo):
         return UsageError(f"repo={repo} doesn't look like owner/name.")
+    agent = options.get("agent")
+    if agent is not None and agent.lower() not in AGENT_TYPES:
+        return UsageError(f"agent={agent}: the agent is codegen or claude_code.")
     prompt = _OPTION_WITH_SPACE_RE.sub("", text).strip()
     if not prompt:
         return UsageError(f"Tell the agent what to do. {USAGE}")
-    return RunCommand(prompt=prompt, repo=repo, model=options.get("model"))
+    return RunCommand(
+        prompt=prompt, repo=repo, model=options.get("model"), agent_type=agent.lower() if agent else None
+    )

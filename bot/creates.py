@@ -129,6 +129,7 @@ class CreateJob:
                 metadata={"slack_channel": request.channel, "slack_thread_ts": request.thread_ts},
                 repo_id=repo_id,
                 model=request.options.get("model"),
+                agent_type=request.options.get("agent_type"),
             )
         except UnknownRepository as exc:
             return Dead(str(exc))

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.command_text import ConfigCommand
-from bot.render.config import channel_settings_text, repos_text, setting_changed_text
+from bot.render.config import (
+    agent_type_changed_text,
+    channel_settings_text,
+    repos_text,
+    setting_changed_text,
+)
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
@@ -17,9 +22,17 @@ ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codege
 def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, channel: str) -> str:
     """Show the channel's settings, or change one (admins only); returns the ephemeral reply."""
     if command.name is None:
-        return channel_settings_text(ctx.store.channel_settings(channel))
+        defaults = ctx.store.agent_type_default
+        agents = (defaults("channel", channel), defaults("user", user))
+        return channel_settings_text(ctx.store.channel_settings(channel), agents=agents)
+    if command.name == "my_agent":  # one's own default: no admin needed
+        ctx.store.set_agent_type_default("user", user, command.value)
+        return agent_type_changed_text(command.value, mine=True)
     if not ctx.is_admin(user):
         return error_text(ONLY_ADMINS)
+    if command.name == "agent":
+        ctx.store.set_agent_type_default("channel", channel, command.value)
+        return agent_type_changed_text(command.value, mine=False)
     if command.name == "repo" and command.value:
         problem = repository_problem(ctx, command.value)
         if problem:

@@ -29,8 +29,9 @@ def record_run_request(
     """Queue a create; returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
 
-    Without repo= or model=, the channel's default repository (else the user's) and the user's
-    default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
+    Without repo=, model= or agent=, the channel's default repository (else the user's), the user's
+    default model and the channel's default agent type (else the user's) apply. Slack `files` are
+    sorted by bot.images; `images` are data URIs already.
     """
     if len(command.prompt) > ctx.max_prompt_chars:
         return error_text(
@@ -47,6 +48,13 @@ def record_run_request(
         options["repo"] = repo
     if model:
         options["model"] = model
+    agent_type = (
+        command.agent_type
+        or ctx.store.agent_type_default("channel", channel)
+        or ctx.store.agent_type_default("user", user)
+    )
+    if agent_type:
+        options["agent_type"] = agent_type
     try:
         _add_request(
             ctx,

@@ -22,6 +22,9 @@ from bot.render.cards import follow_up_note
 from bot.render.home import HOME_DEFAULT_REPO
 from bot.render.messages import error_text
 from bot.render.modals import (
+    AGENT_BLOCK,
+    AGENT_CHOICES,
+    AGENT_SELECT,
     ATTACHED_INSTRUCTION,
     FOLLOW_UP_MODAL,
     MODEL_BLOCK,
@@ -95,6 +98,8 @@ def open_run_modal(
         metadata=json.dumps(metadata),
         repo=ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
         model=prefs.default_model,
+        agent_type=ctx.store.agent_type_default("channel", channel)
+        or ctx.store.agent_type_default("user", user),
         note=" ".join([*notes, THREAD_NOTE] if thread_ts else notes),
         attached=attached,
     )
@@ -120,6 +125,7 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
     prompt = _text(values, PROMPT_BLOCK, PROMPT_INPUT)
     repo = _selected(values, REPO_BLOCK, REPO_SELECT)
     model = _text(values, MODEL_BLOCK, MODEL_INPUT)
+    agent_type = _selected(values, AGENT_BLOCK, AGENT_SELECT)
     meta = json.loads(view.get("private_metadata") or "{}")
     attached = bool(meta.get("attached"))
     errors = run_form_errors(ctx, prompt or (ATTACHED_INSTRUCTION if attached else ""), repo, model)
@@ -132,7 +138,12 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
         key=f"modal:{view['id']}",
         channel=channel,
         user=user,
-        command=RunCommand(prompt=prompt or ATTACHED_INSTRUCTION, repo=repo or None, model=model or None),
+        command=RunCommand(
+            prompt=prompt or ATTACHED_INSTRUCTION,
+            repo=repo or None,
+            model=model or None,
+            agent_type=agent_type if agent_type in AGENT_CHOICES else None,
+        ),
         thread_ts=thread_ts,
         message_ts=str(meta.get("message_ts") or ""),
         thread_context=bool(thread_ts),

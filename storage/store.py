@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.agent_types import AgentTypeStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
@@ -13,5 +14,5 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, PullRequestStore):
+class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, PullRequestStore, AgentTypeStore):
     """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""
