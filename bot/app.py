@@ -30,6 +30,7 @@ from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
+from bot.setups import setup_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
@@ -120,6 +121,7 @@ class Bot:
         return [
             create_kind(create, on_started=self._wake_watcher),
             queue_kind(create, settings.codegen_creates_per_minute),
+            setup_kind(create, on_started=self._wake_watcher),
             resume_kind(
                 ResumeDeps(
                     store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock,

@@ -7,6 +7,7 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
 - `pr`, `pr 123` or `pr #123` -> PRCommand (a run's pull requests and their actions)
+- `setup owner/name [hint…]` -> SetupCommand; `setup` alone -> UsageError; `setup <other words>` is a run
 - `config repo owner/name` (or `none`), `config notify thread|channel|dm`, `config agent
   codegen|claude_code|none` (the channel's) and `config my agent …` (one's own) -> ConfigCommand;
   those with anything else -> UsageError; `config <other words>` is a run
@@ -68,6 +69,14 @@ class PRCommand:
 
 
 @dataclass(frozen=True)
+class SetupCommand:
+    """Have Codegen work out the setup commands of repository `repo`, with an optional `hint`."""
+
+    repo: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class ListCommand:
     """List recent runs."""
 
@@ -109,8 +118,10 @@ Command = (
     | ReposCommand
     | ConfigCommand
     | PRCommand
+    | SetupCommand
     | UsageError
 )
+SETUP_USAGE = "Usage: /codegen setup owner/name [what the agent should know about setting it up]."
 CONFIG_USAGE = (
     "Usage: /codegen config repo owner/name (or none), /codegen config notify thread|channel|dm, "
     "/codegen config agent codegen|claude_code|none (this channel's), or /codegen config my agent "
@@ -133,6 +144,10 @@ def parse_command(text: str) -> Command:
     mine = len(words) > 2 and [w.lower() for w in words[1:3]] == ["my", "agent"]
     if keyword == "config" and (len(words) == 1 or words[1].lower() in _CONFIG_NAMES or mine):
         return _parse_config(words[1:])
+    if keyword == "setup" and (len(words) == 1 or _REPO_RE.fullmatch(words[1])):
+        if len(words) == 1:
+            return UsageError(SETUP_USAGE)
+        return SetupCommand(words[1], text.split(None, 2)[2].strip() if len(words) > 2 else "")
     if keyword in ("status", "pr") and len(words) <= 2:
         make = StatusCommand if keyword == "status" else PRCommand
         if len(words) == 1:

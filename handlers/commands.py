@@ -17,6 +17,7 @@ from bot.command_text import (
     PRCommand,
     ReposCommand,
     RunCommand,
+    SetupCommand,
     StatusCommand,
     UsageError,
     parse_slash_command,
@@ -27,6 +28,7 @@ from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
 from handlers.pr_actions import pr_reply
+from handlers.setup import record_setup
 from storage.store import StorageError
 
 LIST_LENGTH = 10
@@ -81,6 +83,9 @@ def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command) -> str
         return answer_repos(ctx, command)
     if isinstance(parsed, HelpCommand):
         return help_text()
+    if isinstance(parsed, SetupCommand):
+        key = f"command:{command.get('trigger_id') or now}"
+        return record_setup(ctx, parsed, key=key, user=user, channel=channel)
     if isinstance(parsed, PRCommand):
         return pr_reply(ctx, parsed.run_id, user=user, channel=channel)
     if isinstance(parsed, ListCommand):

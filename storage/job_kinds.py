@@ -39,7 +39,7 @@ PRIORITY = {
     PROBE: 9,
 }
 
-REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS}
+REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS, "setup": SETUP}
 HOME_MIN_INTERVAL_SECONDS = 5.0  # a burst of changes to one person's runs costs one Home publish
 REFRESH_SECONDS = 60.0  # a working run's card shows its elapsed time to the minute
 POST_RESOURCE = "post:"  # + channel: the job posts there, within that channel's posting limit

@@ -38,7 +38,7 @@ class RequestSteps(Protocol):
     def note_step(self, request_id: int, step: str) -> bool: ...
 
 
-class CreateStore(RequestReader, RequestSteps, Protocol):
+class CreateStore(RequestReader, RunReader, RequestSteps, Protocol):
     """Create jobs (bot/creates.py) and the create queue's messages (bot/create_queue.py)."""
 
     def update_request(self, request_id: int, **changes: Any) -> None: ...

@@ -68,7 +68,7 @@ class AnnouncementState:
     begun: bool
 
 
-RequestKind = Literal["create", "resume", "steps"]
+RequestKind = Literal["create", "resume", "steps", "setup"]
 # "fetching": the request waits for its Slack images to be downloaded before it is pending.
 RequestState = Literal["fetching", "pending", "done", "failed"]
 
