@@ -26,6 +26,7 @@ from bot.membership import requester_check
 from bot.metrics import Metrics
 from bot.pr_actions import PRActionDeps, pr_action_kind
 from bot.progress import ProgressDeps, progress_kind
+from bot.prompt_groups import GroupDeps, group_kind
 from bot.prompts import OutsiderContext
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
@@ -101,6 +102,7 @@ class Bot:
             runs_per_user_per_hour=settings.codegen_slack_runs_per_user_per_hour,
             repos=self.repos,
             members=self.members,
+            max_repos_per_prompt=settings.codegen_slack_max_repos_per_prompt,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -139,6 +141,9 @@ class Bot:
             housekeeping_kind(self.store, self.clock),
             probe_kind(self.codegen),
             pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock)),
+            group_kind(GroupDeps(
+                self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt
+            )),
         ]
 
     def _outsider_context(self, settings: Settings) -> OutsiderContext:

@@ -12,7 +12,8 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
   codegen|claude_code|none` (the channel's) and `config my agent …` (one's own) -> ConfigCommand;
   those with anything else -> UsageError; `config <other words>` is a run
 - anything else is a run. The options `repo=owner/name`, `model=name` and `agent=codegen|claude_code`
-  are whole tokens
+  are whole tokens (`repo=` may list several repositories, comma-separated, and name them with
+  fnmatch patterns like `acme/*`: one run per repository)
   anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
   the prompt; everything else is the prompt, in order.
 
@@ -36,6 +37,8 @@ _OPTION_RE = re.compile(r"(?<!\S)(repo|model|agent)=(\S*)", re.IGNORECASE)
 _OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model|agent)=\S*", re.IGNORECASE)
 AGENT_TYPES = ("codegen", "claude_code")  # Codegen's `agent_type` values
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_REPO_PATTERN_RE = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+/[A-Za-z0-9_.*?!\[\]-]+")
+_GLOB_CHARS = frozenset("*?[")
 _RUN_ID_RE = re.compile(r"#?([0-9]{1,18})")
 
 
@@ -47,6 +50,12 @@ class RunCommand:
     repo: str | None = None
     model: str | None = None
     agent_type: str | None = None
+    repos: tuple[str, ...] = ()  # several repositories or fnmatch patterns: one run per repository
+
+
+def is_pattern(repo: str) -> bool:
+    """Whether a `repo=` item is an fnmatch pattern (`acme/*`) rather than one repository."""
+    return bool(_GLOB_CHARS & set(repo))
 
 
 @dataclass(frozen=True)
@@ -205,6 +214,15 @@ def _parse_run(text: str) -> RunCommand | UsageError:
             return UsageError(f"{key}= needs a value, like repo=owner/name or model=name.")
         options[key] = value
     repo = options.get("repo")
+    repos: tuple[str, ...] = ()
+    if repo is not None and ("," in repo or is_pattern(repo)):
+        repos = tuple(dict.fromkeys(item for item in repo.split(",") if item))
+        bad = [item for item in repos if not _REPO_PATTERN_RE.fullmatch(item)]
+        if bad or not repos:
+            return UsageError(f"repo={repo}: each repository looks like owner/name (or a pattern: acme/*).")
+        repo = None
+        if len(repos) == 1 and not is_pattern(repos[0]):
+            repo, repos = repos[0], ()
     if repo is not None and not _REPO_RE.fullmatch(repo):
         return UsageError(f"repo={repo} doesn't look like owner/name.")
     agent = options.get("agent")
@@ -214,5 +232,9 @@ def _parse_run(text: str) -> RunCommand | UsageError:
     if not prompt:
         return UsageError(f"Tell the agent what to do. {USAGE}")
     return RunCommand(
-        prompt=prompt, repo=repo, model=options.get("model"), agent_type=agent.lower() if agent else None
+        prompt=prompt,
+        repo=repo,
+        model=options.get("model"),
+        agent_type=agent.lower() if agent else None,
+        repos=repos,
     )

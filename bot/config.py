@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     codegen_slack_resume_policy: Literal["anyone", "requester"] = "anyone"
     codegen_slack_runs_per_user_per_hour: int = Field(30, ge=0)
     codegen_slack_max_prompt_chars: int = Field(20_000, ge=100)
+    codegen_slack_max_repos_per_prompt: int = Field(20, ge=1, le=100)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)

@@ -33,6 +33,7 @@ class HandlerContext:
     runs_per_user_per_hour: int = 0
     repos: RepoDirectory | None = None
     members: UserNames | None = None  # users.info records, cached: who is an outsider or a guest
+    max_repos_per_prompt: int = 20  # CODEGEN_SLACK_MAX_REPOS_PER_PROMPT
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings (everyone, when no admins are configured)."""

@@ -9,6 +9,7 @@ from bot.command_text import RunCommand
 from bot.images import IMAGES_ONLY_PROMPT, sort_attachments
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
+from handlers.prompt_groups import record_prompt_group
 from storage.store import CapReached
 
 
@@ -26,7 +27,8 @@ def record_run_request(
     images: Sequence[str] = (),
     attached_cap: int | None = None,
 ) -> str | None:
-    """Queue a create; returns a message for the user when it is refused (None when recorded).
+    """Queue a create (or, for several repositories, a prompt group: handlers/prompt_groups.py);
+    returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
 
     Without repo=, model= or agent=, the channel's default repository (else the user's), the user's
@@ -55,6 +57,9 @@ def record_run_request(
     )
     if agent_type:
         options["agent_type"] = agent_type
+    if command.repos:
+        shared = {k: v for k, v in options.items() if k in ("model", "agent_type")}
+        return record_prompt_group(ctx, command, key=key, channel=channel, user=user, options=shared)
     try:
         _add_request(
             ctx,

@@ -16,7 +16,7 @@ ANNOUNCE, FINISH_DM = "announce", "finish_dm"
 CREATE, RESUME, STEPS, IMAGES, REPLY, REPOS = "create", "resume", "steps", "images", "reply", "repos"
 CARD, REFRESH, HOME, PROGRESS, QUEUE = "card", "refresh", "home", "progress", "queue"
 HOUSEKEEPING, PROBE = "housekeeping", "probe"
-PR_ACTION, SETUP = "pr_action", "setup"
+PR_ACTION, SETUP, GROUP = "pr_action", "setup", "prompt_group"
 
 PRIORITY = {
     NOTICE: 0,
@@ -29,6 +29,7 @@ PRIORITY = {
     REPOS: 2,
     PR_ACTION: 2,
     SETUP: 2,
+    GROUP: 3,
     FINISH_DM: 3,
     QUEUE: 3,
     CARD: 4,

@@ -189,3 +189,35 @@ class PRStatus:
     removed: bool = False
     changed_by: str | None = None
     changed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PromptGroup:
+    """One prompt sent to several repositories: its `patterns` (repositories or fnmatch patterns, as
+    asked), the options every run shares, and its parent message (`status_ts`), what that message
+    last showed (`shown`), and its summary (`summary_ts`); `closed` once the summary is posted or the
+    prompt was refused."""
+
+    id: int
+    key: str
+    channel: str
+    requester: str
+    prompt: str
+    patterns: tuple[str, ...]
+    options: dict[str, Any]
+    created_at: float
+    status_ts: str | None = None
+    shown: str | None = None
+    summary_ts: str | None = None
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One repository of a prompt group: its create request's state (and error), and its run if made."""
+
+    repo: str
+    request_id: int
+    request_state: str
+    error: str | None = None
+    run: RunRecord | None = None

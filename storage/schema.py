@@ -186,8 +186,9 @@ def _v6_workflows(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE TABLE prompt_groups (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
-        " channel TEXT NOT NULL, requester TEXT NOT NULL, prompt TEXT NOT NULL, status_ts TEXT,"
-        " summary_ts TEXT, created_at DOUBLE PRECISION NOT NULL)"
+        " channel TEXT NOT NULL, requester TEXT NOT NULL, prompt TEXT NOT NULL, patterns TEXT NOT NULL,"
+        " options TEXT NOT NULL, status_ts TEXT, shown TEXT, summary_ts TEXT, closed INTEGER NOT NULL"
+        " DEFAULT 0, created_at DOUBLE PRECISION NOT NULL)"
     )
     db.execute(
         "CREATE TABLE prompt_group_members (group_id INTEGER NOT NULL, request_id INTEGER NOT NULL,"

@@ -6,6 +6,7 @@ from storage.agent_types import AgentTypeStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
+from storage.prompt_groups import PromptGroupStore
 from storage.pull_requests import PullRequestStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
@@ -14,5 +15,14 @@ from storage.settings import SettingsStore
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
 
 
-class Store(RequestStore, RunStore, DisplayStore, SettingsStore, JobStore, PullRequestStore, AgentTypeStore):
+class Store(
+    RequestStore,
+    RunStore,
+    DisplayStore,
+    SettingsStore,
+    JobStore,
+    PullRequestStore,
+    AgentTypeStore,
+    PromptGroupStore,
+):
     """Threads ↔ runs, run state, requests and their jobs, settings, in one SQLite file."""
