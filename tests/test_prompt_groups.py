@@ -9,9 +9,11 @@ from typing import Any
 from bot.codegen import Repository
 from bot.prompt_groups import expand_repositories
 from tests.harness import AppUnderTest, wait_for
+from tests.interactions import submit
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 from tests.test_cards_and_buttons import _card
+from tests.test_modal_and_shortcut import form, open_modal
 
 GENERAL, ALICE = "C0GENERAL", "U0ALICE"
 
@@ -131,3 +133,17 @@ def test_expansion_keeps_the_order_asked_and_each_repository_once() -> None:
         "x/y", "Acme/Docs", "acme/api", "acme/web",
     ]  # fmt: skip
     assert "at most 3" in str(expand_repositories(["*/*"], repos, 3))
+
+
+def test_several_repositories_picked_in_the_form_make_one_run_each(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    ids = [codegen_api.add_repo(name)["id"] for name in ("acme/web", "acme/api")]
+    modal = open_modal(app, slack_server)
+    picked = [{"text": {"type": "plain_text", "text": n}, "value": n} for n in ("acme/web", "acme/api")]
+    values = form("bump lodash")
+    values["repo"] = {"repo_select": {"type": "multi_external_select", "selected_options": picked}}
+    assert submit(app, modal, values).status_code == 200
+    runs = wait_for(lambda: len(codegen_api.runs()) == 2 and codegen_api.runs(), what="two runs")
+    assert [codegen_api.run_inputs(r["id"])["repo_id"] for r in runs] == ids
+    wait_for(lambda: group_posts(slack_server, "parent"), what="the parent message")

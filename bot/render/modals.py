@@ -38,11 +38,12 @@ def run_modal(
     note: str = "",
     attached: int | None = None,
     agent_type: str | None = None,
+    max_repos: int = 20,
 ) -> dict[str, Any]:
     """The "Start a Codegen run" modal, with defaults (`agent_type`: `codegen` or `claude_code`);
-    `metadata` comes back on submission. With `attached`
-    (the characters of a message sent along whole, not through the form) the prompt is the instruction
-    for that message and may be left empty."""
+    `metadata` comes back on submission. Up to `max_repos` repositories may be picked: one run each.
+    With `attached` (the characters of a message sent along whole, not through the form) the prompt is
+    the instruction for that message and may be left empty."""
     placeholder = "Find the cause and fix it" if attached is not None else "Fix the flaky login test"
     prompt_input: dict[str, Any] = {
         "type": "plain_text_input",
@@ -52,13 +53,14 @@ def run_modal(
         "placeholder": _plain(placeholder),
     }
     repo_select: dict[str, Any] = {
-        "type": "external_select",
+        "type": "multi_external_select",
         "action_id": REPO_SELECT,
         "min_query_length": 0,
+        "max_selected_items": max_repos,
         "placeholder": _plain("Codegen's default repository"),
     }
     if repo:
-        repo_select["initial_option"] = repo_option(repo)
+        repo_select["initial_options"] = [repo_option(repo)]
     model_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": MODEL_INPUT,
@@ -78,7 +80,7 @@ def run_modal(
     label = "What should the agent do with it?" if attached is not None else "What should the agent do?"
     blocks = [
         _input(PROMPT_BLOCK, label, prompt_input, optional=attached is not None),
-        _input(REPO_BLOCK, "Repository", repo_select, optional=True),
+        _input(REPO_BLOCK, "Repositories (one run each)", repo_select, optional=True),
         _input(MODEL_BLOCK, "Model", model_input, optional=True),
         _input(AGENT_BLOCK, "Agent", agent_select, optional=True),
     ]
