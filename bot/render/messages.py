@@ -221,12 +221,18 @@ def help_text() -> str:
         [
             "*Codegen in Slack* — hand a coding task to a Codegen agent.",
             "• `/codegen &lt;prompt&gt;` — start an agent run. Add `repo=owner/name` to pick the"
-            " repository and `model=&lt;name&gt;` to pick the model, anywhere in the prompt.",
+            " repository, `model=&lt;name&gt;` to pick the model and `agent=codegen|claude_code` to pick"
+            " the agent, anywhere in the prompt.",
+            "• `repo=acme/web,acme/api` or `repo=acme/*` — one run per repository, followed in one table.",
             "• `/codegen` alone — the same, in a form.",
             "• `/codegen status [run id]` — how a run is doing.",
+            "• `/codegen pr [run id]` — act on a run's pull requests: ready for review, back to draft,"
+            " close, reopen, stop Codegen on a PR or stop it fixing the checks.",
+            "• `/codegen setup owner/name [hint]` — have Codegen work out a repository's setup commands.",
             "• `/codegen list` — recent runs.",
             "• `/codegen repos` — the organization's repositories.",
-            "• `/codegen config` — this channel's default repository and where results are announced.",
+            "• `/codegen config` — this channel's default repository and agent, where results are"
+            " announced, and your own default agent (`/codegen config my agent claude_code`).",
             "• `/codegen help` — this message.",
             "You can also mention the bot in a channel, send it a direct message, or use"
             " *Send to Codegen* on any message. Reply in a run's thread to send the agent a follow-up;"
