@@ -965,28 +965,23 @@ class CodegenServer:
         return run
 
     def _on_remove_from_pr(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
-        run = self._flagged_run(agent_run_id)
-        if run is None:
-            return 404, RUN_NOT_FOUND
-        run.checks_banned = run.removed = True
-        if run.view["status"] in NOT_PAUSED:
-            run.view["status"] = "STOPPED"
-        return 200, {"success": True}
+        return self._flag(agent_run_id, checks_banned=True, removed=True)
 
     def _on_ban(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
-        run = self._flagged_run(agent_run_id)
-        if run is None:
-            return 404, RUN_NOT_FOUND
-        run.checks_banned = True
-        if run.view["status"] in NOT_PAUSED:
-            run.view["status"] = "STOPPED"
-        return 200, {"success": True}
+        return self._flag(agent_run_id, checks_banned=True)
 
     def _on_unban(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
+        return self._flag(agent_run_id, checks_banned=False)
+
+    def _flag(self, agent_run_id: int, **flags: bool) -> tuple[int, Any]:
+        """Set the run's PR flags; banning also stops the PR's agents (a working run stops)."""
         run = self._flagged_run(agent_run_id)
         if run is None:
             return 404, RUN_NOT_FOUND
-        run.checks_banned = False
+        for name, value in flags.items():
+            setattr(run, name, value)
+        if flags.get("checks_banned") and run.view["status"] in NOT_PAUSED:
+            run.view["status"] = "STOPPED"
         return 200, {"success": True}
 
     def _on_setup_commands(self, repo_id: int, prompt: str | None,
