@@ -142,7 +142,8 @@ class Bot:
             probe_kind(self.codegen),
             pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock)),
             group_kind(GroupDeps(
-                self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt
+                self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt,
+                settings.codegen_slack_runs_per_user_per_hour,
             )),
         ]
 

@@ -4,7 +4,7 @@ picked in the form) becomes one create request per repository, followed on one p
 The job, in order:
 1. expands the repositories asked for (fnmatch patterns over the organization's repositories, from
    RepoDirectory, which may ask Codegen) and refuses, privately, more than `max_repos`, an unknown
-   repository, or a pattern that matches none;
+   repository, a pattern that matches none, or more runs than the requester's hourly cap leaves;
 2. posts the parent message (found again by its metadata after a crash) with every repository queued;
 3. records one ordinary create request per repository, in the order asked: they wait in the create
    queue like any other, and each run gets its own status message and thread;
@@ -36,13 +36,15 @@ GROUP_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0)
 
 @dataclass
 class GroupDeps:
-    """What prompt-group jobs talk to; `max_repos`: CODEGEN_SLACK_MAX_REPOS_PER_PROMPT."""
+    """What prompt-group jobs talk to; `max_repos`: CODEGEN_SLACK_MAX_REPOS_PER_PROMPT; `hourly_cap`:
+    CODEGEN_SLACK_RUNS_PER_USER_PER_HOUR (0: none)."""
 
     store: Store
     slack: SlackOut
     repos: RepoDirectory
     clock: Clock
     max_repos: int
+    hourly_cap: int = 0
 
 
 def group_kind(deps: GroupDeps) -> JobKind:
@@ -110,6 +112,14 @@ class PromptGroupJob:
         repos = expand_repositories(list(group.patterns), self.d.repos.all(), self.d.max_repos)
         if isinstance(repos, str):
             return repos
+        now = self.d.clock.now()
+        if self.d.hourly_cap:
+            started = self.d.store.count_creates_since(group.requester, now - 3600.0, besides_group=group.id)
+            if started + len(repos) > self.d.hourly_cap:
+                return (
+                    f"That would be {len(repos)} runs; you've started {started} in the last hour and the most"
+                    f" allowed per person is {self.d.hourly_cap}. Name fewer repositories, or try later."
+                )
         queued = [GroupRow(repo, 0, "pending") for repo in repos]
         if group.channel.startswith("C"):
             self.d.slack.join(group.channel)  # replies in the parent's thread reach the bot
@@ -118,7 +128,6 @@ class PromptGroupJob:
             match={"group_id": group.id, "part": "parent"}, since=group.created_at,
         )  # fmt: skip
         self.d.store.update_prompt_group(group.id, status_ts=ts)
-        now = self.d.clock.now()
         for position, repo in enumerate(repos):
             key = f"{GROUP}:{group.id}:{repo}"
             self.d.store.add_request(

@@ -80,6 +80,16 @@ class PromptGroupStore(StoreBase):
                 (group_id, repo, position, request_key),
             )
 
+    def count_creates_since(self, user: str, since: float, *, besides_group: int) -> int:
+        """How many runs `user` asked for since `since` (epoch seconds), but for group `besides_group`'s
+        own (made by an earlier attempt): the hourly cap's count."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n FROM requests WHERE kind = 'create' AND user = ? AND created_at >= ?"
+            " AND key NOT LIKE ?",
+            (user, since, f"{GROUP}:{besides_group}:%"),
+        )
+        return int(rows[0]["n"])
+
     def group_rows(self, group_id: int) -> list[GroupRow]:
         """Each repository of the group, in the order asked, with its request's state and its run."""
         rows = self._rows(

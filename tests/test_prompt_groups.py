@@ -147,3 +147,15 @@ def test_several_repositories_picked_in_the_form_make_one_run_each(
     runs = wait_for(lambda: len(codegen_api.runs()) == 2 and codegen_api.runs(), what="two runs")
     assert [codegen_api.run_inputs(r["id"])["repo_id"] for r in runs] == ids
     wait_for(lambda: group_posts(slack_server, "parent"), what="the parent message")
+
+
+def test_the_hourly_cap_counts_every_run_of_the_prompt(
+    make_app, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    app = make_app(codegen_slack_runs_per_user_per_hour=2)
+    for name in ("acme/web", "acme/api", "acme/docs"):
+        codegen_api.add_repo(name)
+    app.command("bump lodash repo=acme/*")
+    refusal = wait_for(lambda: slack_server.ephemerals(GENERAL, ALICE), what="the refusal")[0]
+    assert "That would be 3 runs" in refusal["text"] and "most allowed per person is 2" in refusal["text"]
+    assert codegen_api.runs() == []
