@@ -34,8 +34,8 @@ from bot.render.pr_actions import ACTIONS, PRAction, pr_name
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_out import SlackOut
 from storage.job_kinds import PR_ACTION
+from storage.ports import PRActionStore
 from storage.records import Job, PullRequest, RunRecord
-from storage.store import Store
 
 log = logging.getLogger("codegen_slack.pr_actions")
 
@@ -48,7 +48,7 @@ PR_ACTION_POLICY = RetryPolicy(max_attempts=12, base_seconds=1.0, max_seconds=12
 class PRActionDeps:
     """What PR action jobs talk to."""
 
-    store: Store
+    store: PRActionStore
     codegen: CodegenClient
     slack: SlackOut
     clock: Clock

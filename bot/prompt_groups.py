@@ -27,8 +27,8 @@ from bot.replies import tell
 from bot.repos import RepoDirectory, UnknownRepository, find_repository
 from bot.slack_out import SlackOut
 from storage.job_kinds import GROUP
+from storage.ports import PromptGroupPort
 from storage.records import GroupRow, Job, PromptGroup
-from storage.store import Store
 
 GROUP_REFRESH_SECONDS = 3.0
 GROUP_POLICY = RetryPolicy(max_attempts=50, base_seconds=1.0, max_seconds=120.0)
@@ -39,7 +39,7 @@ class GroupDeps:
     """What prompt-group jobs talk to; `max_repos`: CODEGEN_SLACK_MAX_REPOS_PER_PROMPT; `hourly_cap`:
     CODEGEN_SLACK_RUNS_PER_USER_PER_HOUR (0: none)."""
 
-    store: Store
+    store: PromptGroupPort
     slack: SlackOut
     repos: RepoDirectory
     clock: Clock

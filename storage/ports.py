@@ -8,8 +8,10 @@ from typing import Any, Protocol
 from storage.records import (
     AnnouncementState,
     ChannelSettings,
+    GroupRow,
     Job,
     JobStatus,
+    PromptGroup,
     PRStatus,
     Request,
     RequestKind,
@@ -149,3 +151,34 @@ class WatcherStore(Protocol):
     def watched_runs(self, page_size: int = 100) -> list[WatchedRun]: ...
     def record_checks(self, checks: list[StatusCheck], now: float) -> list[int]: ...
     def next_check_due(self) -> float | None: ...
+
+
+class PRActionStore(RunReader, Protocol):
+    """Pull-request actions (bot/pr_actions.py)."""
+
+    def pr_states(self, run_id: int) -> dict[int, PRStatus]: ...
+    def pr_change_done(self, key: str) -> bool: ...
+    def record_pr_change(
+        self,
+        run_id: int,
+        pr_ids: list[int],
+        *,
+        key: str,
+        action: str,
+        user: str,
+        now: float,
+        state: str | None = None,
+        checks_stopped: bool | None = None,
+        removed: bool | None = None,
+    ) -> None: ...
+
+
+class PromptGroupPort(Protocol):
+    """Prompts for several repositories (bot/prompt_groups.py)."""
+
+    def prompt_group(self, group_id: int) -> PromptGroup | None: ...
+    def update_prompt_group(self, group_id: int, **changes: Any) -> None: ...
+    def group_rows(self, group_id: int) -> list[GroupRow]: ...
+    def add_group_member(self, group_id: int, request_key: str, repo: str, position: int) -> None: ...
+    def count_creates_since(self, user: str, since: float, *, besides_group: int) -> int: ...
+    def add_request(self, **request: Any) -> Request | None: ...
