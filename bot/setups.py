@@ -2,8 +2,9 @@
 
 Codegen answers "Generate Setup Commands" (`POST …/setup-commands/generate`, 5 a minute) with the id
 of an agent run; from then on it is followed like any run: the same status card, progress, result and
-follow-ups in its thread. A setup job is only claimed while that limit has room (its gate), so the
-sixth request of a minute waits for a slot instead of being refused. It is a create job in every
+follow-ups in its thread. A setup job is only claimed while that limit has room (its gate), one at a
+time and in order (the kind is exclusive, like creates), so the sixth request of a minute waits for a
+slot instead of being refused. It is a create job in every
 other way (bot/creates.py): the status message first, the requester told when it fails for good.
 
 The call has no idempotency key. An attempt that may have reached Codegen (its answer was lost) is
@@ -36,7 +37,9 @@ def setup_kind(deps: CreateDeps, on_started: Callable[[], None]) -> JobKind:
         lambda request, reason: f"Couldn't start the setup commands: {reason}",
         in_status_message=True,
     )
-    return JobKind(SETUP, job.handle, gate=deps.limits.setup_commands.wait_time, notice=notice)
+    # exclusive, like creates: first come first served, and never two waiting on the limit's last slot
+    gate = deps.limits.setup_commands.wait_time
+    return JobKind(SETUP, job.handle, gate=gate, exclusive=True, notice=notice)
 
 
 def setup_prompt(repo: str, hint: str) -> str:
