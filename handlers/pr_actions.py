@@ -76,6 +76,8 @@ def pr_reply(
     if run is None:
         return error_text(NO_RUN)
     if not actionable_prs(run):
+        if run.pull_requests:  # stored by an older version, which did not keep Codegen's PR ids
+            return f"Run #{run.run_id}'s pull requests can't be changed from Slack; use Codegen or GitHub."
         return f"Run #{run.run_id} has no pull requests (yet)."
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Pull requests of run #{run.run_id}*"}},
