@@ -188,6 +188,10 @@ def test_codegen_pr_lists_a_runs_prs_with_their_buttons(
     assert codegen_api.pull_request(pr_id)["state"] == "ready_for_review"
 
     assert "don't know that run" in app.command("pr 999").json()["text"]
+    app.command("write the docs")
+    bare = wait_for(lambda: len(codegen_api.runs()) == 2 and codegen_api.runs()[-1], what="a run without PRs")
+    wait_for(lambda: app.bot.store.get_run(bare["id"]), what="the run stored")
+    assert f"Run #{bare['id']} has no pull requests (yet)." in app.command(f"pr {bare['id']}").json()["text"]
     assert "Run ids are numbers" in app.command("pr abc").json()["text"]
 
 
