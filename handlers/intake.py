@@ -58,6 +58,12 @@ def record_run_request(
     if agent_type:
         options["agent_type"] = agent_type
     if command.repos:
+        files = list(files)
+        if files or images or attached_cap is not None:
+            return error_text(
+                "Files and attached messages go to one repository's run only; send them with one repo=, "
+                "or send the prompt to several repositories without them."
+            )
         shared = {k: v for k, v in options.items() if k in ("model", "agent_type")}
         return record_prompt_group(ctx, command, key=key, channel=channel, user=user, options=shared)
     try:

@@ -13,6 +13,7 @@ from tests.interactions import submit
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 from tests.test_cards_and_buttons import _card
+from tests.test_images import mention_with_files
 from tests.test_modal_and_shortcut import form, open_modal
 
 GENERAL, ALICE = "C0GENERAL", "U0ALICE"
@@ -159,3 +160,15 @@ def test_the_hourly_cap_counts_every_run_of_the_prompt(
     refusal = wait_for(lambda: slack_server.ephemerals(GENERAL, ALICE), what="the refusal")[0]
     assert "That would be 3 runs" in refusal["text"] and "most allowed per person is 2" in refusal["text"]
     assert codegen_api.runs() == []
+
+
+def test_files_do_not_go_to_several_repositories(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    for name in ("acme/web", "acme/api"):
+        codegen_api.add_repo(name)
+    screenshot = slack_server.add_file("screenshot.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    mention_with_files(app, slack_server, "fix this layout repo=acme/web,acme/api", [screenshot])
+    refusal = wait_for(lambda: slack_server.ephemerals(GENERAL, ALICE), what="the refusal")[0]
+    assert "Files and attached messages go to one repository's run only" in refusal["text"]
+    assert codegen_api.runs() == [] and group_posts(slack_server, "parent") == []
