@@ -26,7 +26,9 @@ from bot.leader import Leadership, LimitHandoff, process_name
 from bot.loop import Worker
 from bot.membership import requester_check, requester_metadata
 from bot.metrics import Metrics
+from bot.pr_actions import PRActionDeps, pr_action_kind
 from bot.progress import ProgressDeps, progress_kind
+from bot.prompt_groups import GroupDeps, group_kind
 from bot.prompts import OutsiderContext
 from bot.reaction_trigger import reaction_kind
 from bot.replies import reply_kinds
@@ -34,6 +36,7 @@ from bot.repos import RepoDirectory
 from bot.resumes import ResumeDeps, resume_kind
 from bot.schedules import schedule_kinds
 from bot.sessions import session_kind
+from bot.setups import setup_kind
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut, make_web_client
 from bot.steps import steps_kind
@@ -49,6 +52,7 @@ from handlers import (
     home,
     links,
     modals,
+    pr_actions,
     reactions,
     run_controls,
     shortcuts,
@@ -150,6 +154,7 @@ class Bot:
             unfurl_domain=settings.codegen_slack_unfurl_domain,
             watch_runs_per_hour=settings.codegen_slack_watch_runs_per_hour,
             trigger_emoji=settings.codegen_slack_trigger_emoji,
+            max_repos_per_prompt=settings.codegen_slack_max_repos_per_prompt,
         )
         self.bolt = build_bolt_app(settings, self)
 
@@ -170,6 +175,7 @@ class Bot:
         return [
             create_kind(create, on_started=self._wake_watcher),
             queue_kind(create, settings.codegen_creates_per_minute),
+            setup_kind(create, on_started=self._wake_watcher),
             resume_kind(
                 ResumeDeps(
                     store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock,
@@ -192,6 +198,11 @@ class Bot:
             watch_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
             reaction_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
             *schedule_kinds(self.store, self.clock, self._record_run),
+            pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock)),
+            group_kind(GroupDeps(
+                self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt,
+                settings.codegen_slack_runs_per_user_per_hour,
+            )),
         ]
 
     def _record_run(self, **request: Any) -> str | None:
@@ -302,6 +313,6 @@ def build_bolt_app(settings: Settings, bot: Bot) -> App:
     )
     commands.register(app, bot.handler_context)
     events.register(app, bot.handler_context)
-    for surface in (actions, modals, shortcuts, home, run_controls, links, reactions):
+    for surface in (actions, modals, shortcuts, home, run_controls, links, reactions, pr_actions):
         surface.register(app, bot.handler_context)
     return app

@@ -85,7 +85,9 @@ class Cards:
         assert run.status_ts
         try:
             controls = self._store.run_controls(run.run_id, run.channel, run.thread_ts)
-            self._slack.update(run.channel, run.status_ts, status_message(run, self._clock.now(), controls))
+            states = self._store.pr_states(run.run_id)
+            card = status_message(run, self._clock.now(), controls, states)
+            self._slack.update(run.channel, run.status_ts, card)
         except SlackApiError as exc:
             if not is_gone(exc):
                 raise

@@ -6,11 +6,16 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
-- `config repo owner/name` (or `none`), `config notify thread|channel|dm`,
-  `config follow-ups all|mention` -> ConfigCommand; `config repo`, `config notify` or
-  `config follow-ups` with anything else -> UsageError; `config <other words>` is a run
+- `pr`, `pr 123` or `pr #123` -> PRCommand (a run's pull requests and their actions)
+- `setup owner/name [hint…]` -> SetupCommand; `setup` alone -> UsageError; `setup <other words>` is a run
 - `stop`, `stop 123` or `stop #123` -> StopCommand; `stop <other word>` is a run
-- anything else is a run. The options `repo=owner/name` and `model=name` are whole tokens
+- `config repo owner/name` (or `none`), `config notify thread|channel|dm`,
+  `config follow-ups all|mention`, `config agent codegen|claude_code|none` (the channel's) and
+  `config my agent …` (one's own) -> ConfigCommand; those with anything else -> UsageError;
+  `config <other words>` is a run
+- anything else is a run. The options `repo=owner/name`, `model=name` and `agent=codegen|claude_code`
+  are whole tokens (`repo=` may list several repositories, comma-separated, and name them with
+  fnmatch patterns like `acme/*`: one run per repository)
   anywhere in the text (keys in any case, `=` only, each at most once) and are removed from
   the prompt; everything else is the prompt, in order.
 
@@ -26,13 +31,16 @@ from bot.slack_text import decode
 from storage.records import NOTIFY_CHOICES
 
 USAGE = (
-    "Usage: /codegen <prompt> [repo=owner/name] [model=name]. "
+    "Usage: /codegen <prompt> [repo=owner/name] [model=name] [agent=codegen|claude_code]. "
     "Try /codegen help for everything the bot can do."
 )
 
-_OPTION_RE = re.compile(r"(?<!\S)(repo|model)=(\S*)", re.IGNORECASE)
-_OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model)=\S*", re.IGNORECASE)
+_OPTION_RE = re.compile(r"(?<!\S)(repo|model|agent)=(\S*)", re.IGNORECASE)
+_OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model|agent)=\S*", re.IGNORECASE)
+AGENT_TYPES = ("codegen", "claude_code")  # Codegen's `agent_type` values
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_REPO_PATTERN_RE = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+/[A-Za-z0-9_.*?!\[\]-]+")
+_GLOB_CHARS = frozenset("*?[")
 _RUN_ID_RE = re.compile(r"#?([0-9]{1,18})")
 
 
@@ -43,6 +51,13 @@ class RunCommand:
     prompt: str
     repo: str | None = None
     model: str | None = None
+    agent_type: str | None = None
+    repos: tuple[str, ...] = ()  # several repositories or fnmatch patterns: one run per repository
+
+
+def is_pattern(repo: str) -> bool:
+    """Whether a `repo=` item is an fnmatch pattern (`acme/*`) rather than one repository."""
+    return bool(_GLOB_CHARS & set(repo))
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,21 @@ class StatusCommand:
 
 
 @dataclass(frozen=True)
+class PRCommand:
+    """Offer a run's pull-request actions; `run_id` None means the caller picks the run."""
+
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class SetupCommand:
+    """Have Codegen work out the setup commands of repository `repo`, with an optional `hint`."""
+
+    repo: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class ListCommand:
     """List recent runs."""
 
@@ -69,10 +99,10 @@ class ReposCommand:
 
 @dataclass(frozen=True)
 class ConfigCommand:
-    """Show the channel's settings (`name` None), or set `name` ("repo", "notify" or "follow-ups")
-    to `value`.
+    """Show the channel's settings (`name` None), or set `name` ("repo", "notify", "follow-ups",
+    "agent" for the channel's agent type, or "my_agent" for one's own) to `value`.
 
-    A repo `value` of None clears the channel's default repository.
+    A repo or agent `value` of None clears that default.
     """
 
     name: str | None = None
@@ -106,13 +136,18 @@ Command = (
     | ReposCommand
     | ConfigCommand
     | StopCommand
+    | PRCommand
+    | SetupCommand
     | UsageError
 )
+SETUP_USAGE = "Usage: /codegen setup owner/name [what the agent should know about setting it up]."
 CONFIG_USAGE = (
-    "Usage: /codegen config repo owner/name (or none), /codegen config notify thread|channel|dm,"
-    " or /codegen config follow-ups all|mention."
+    "Usage: /codegen config repo owner/name (or none), /codegen config notify thread|channel|dm, "
+    "/codegen config follow-ups all|mention, /codegen config agent codegen|claude_code|none (this "
+    "channel's), or /codegen config my agent codegen|claude_code|none (yours)."
 )
 FOLLOW_UP_CHOICES = ("all", "mention")
+_CONFIG_NAMES = ("repo", "notify", "follow-ups", "agent")
 
 
 def parse_command(text: str) -> Command:
@@ -126,19 +161,25 @@ def parse_command(text: str) -> Command:
         return ListCommand()
     if len(words) == 1 and keyword == "repos":
         return ReposCommand()
-    if keyword == "config" and (len(words) == 1 or words[1].lower() in ("repo", "notify", "follow-ups")):
+    mine = len(words) > 2 and [w.lower() for w in words[1:3]] == ["my", "agent"]
+    if keyword == "config" and (len(words) == 1 or words[1].lower() in _CONFIG_NAMES or mine):
         return _parse_config(words[1:])
     if keyword == "stop" and len(words) <= 2:
         run_id = _RUN_ID_RE.fullmatch(words[1]) if len(words) == 2 else None
         if len(words) == 1 or run_id is not None:
             return StopCommand(int(run_id.group(1)) if run_id else None)
-    if keyword == "status" and len(words) <= 2:
+    if keyword == "setup" and (len(words) == 1 or _REPO_RE.fullmatch(words[1])):
         if len(words) == 1:
-            return StatusCommand(None)
+            return UsageError(SETUP_USAGE)
+        return SetupCommand(words[1], text.split(None, 2)[2].strip() if len(words) > 2 else "")
+    if keyword in ("status", "pr") and len(words) <= 2:
+        make = StatusCommand if keyword == "status" else PRCommand
+        if len(words) == 1:
+            return make(None)
         run_id = _RUN_ID_RE.fullmatch(words[1])
         if run_id is None:
-            return UsageError(f"Run ids are numbers, like /codegen status 123 (not {words[1]!r}).")
-        return StatusCommand(int(run_id.group(1)))
+            return UsageError(f"Run ids are numbers, like /codegen {keyword} 123 (not {words[1]!r}).")
+        return make(int(run_id.group(1)))
     return _parse_run(text)
 
 
@@ -157,6 +198,8 @@ def _parse_config(words: list[str]) -> ConfigCommand | UsageError:
     if not words:
         return ConfigCommand()
     name = words[0].lower()
+    if name == "my":  # `my agent <value>`
+        name, words = "my_agent", words[1:]
     if len(words) != 2:
         return UsageError(CONFIG_USAGE)
     value = words[1]
@@ -164,6 +207,11 @@ def _parse_config(words: list[str]) -> ConfigCommand | UsageError:
         if value.lower() not in FOLLOW_UP_CHOICES:
             return UsageError(f"follow-ups is all or mention (not {value!r}).")
         return ConfigCommand("follow-ups", value.lower())
+    if name in ("agent", "my_agent"):
+        agent = value.lower()
+        if agent not in (*AGENT_TYPES, "none"):
+            return UsageError(f"agent is one of codegen, claude_code or none (not {value!r}).")
+        return ConfigCommand(name, None if agent == "none" else agent)
     if name == "notify":
         if value.lower() not in NOTIFY_CHOICES:
             return UsageError(f"notify is one of thread, channel or dm (not {value!r}).")
@@ -185,12 +233,30 @@ def _parse_run(text: str) -> RunCommand | UsageError:
             return UsageError(f"{key}= needs a value, like repo=owner/name or model=name.")
         options[key] = value
     repo = options.get("repo")
+    repos: tuple[str, ...] = ()
+    if repo is not None and ("," in repo or is_pattern(repo)):
+        repos = tuple(dict.fromkeys(item for item in repo.split(",") if item))
+        bad = [item for item in repos if not _REPO_PATTERN_RE.fullmatch(item)]
+        if bad or not repos:
+            return UsageError(f"repo={repo}: each repository looks like owner/name (or a pattern: acme/*).")
+        repo = None
+        if len(repos) == 1 and not is_pattern(repos[0]):
+            repo, repos = repos[0], ()
     if repo is not None and not _REPO_RE.fullmatch(repo):
         return UsageError(f"repo={repo} doesn't look like owner/name.")
+    agent = options.get("agent")
+    if agent is not None and agent.lower() not in AGENT_TYPES:
+        return UsageError(f"agent={agent}: the agent is codegen or claude_code.")
     prompt = _OPTION_WITH_SPACE_RE.sub("", text).strip()
     if not prompt:
         return UsageError(f"Tell the agent what to do. {USAGE}")
-    return RunCommand(prompt=prompt, repo=repo, model=options.get("model"))
+    return RunCommand(
+        prompt=prompt,
+        repo=repo,
+        model=options.get("model"),
+        agent_type=agent.lower() if agent else None,
+        repos=repos,
+    )
 
 
 # For the commands that carry a prompt or a repository of their own (bot.trigger_commands).

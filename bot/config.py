@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     codegen_slack_unfurl_domain: str = Field("codegen.com", pattern=r"^[a-z0-9][-a-z0-9.]*[a-z0-9]$")
     codegen_slack_watch_runs_per_hour: int = Field(5, ge=1)
     codegen_slack_trigger_emoji: str = ""
+    codegen_slack_max_repos_per_prompt: int = Field(20, ge=1, le=100)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
+from bot.codegen import AgentRun, CodegenClient, CodegenError, CodegenUnavailable, RateLimited, RateLimits
 from bot.jobs import Dead, JobKind, Outcome, RetryPolicy
 from bot.membership import checked_request
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
@@ -124,16 +124,7 @@ class CreateJob:
             prompt = self._prompt(request)
             request = self._ensure_status_message(request)
             self._say_what_was_cut(request, prompt)
-            run = create_run_once(
-                self.d.store,
-                self.d.codegen,
-                request,
-                prompt,
-                images=list(request.images) or None,
-                metadata=self._metadata(request),
-                repo_id=repo_id,
-                model=request.options.get("model"),
-            )
+            run = self._start(request, prompt, repo_id)
         except UnknownRepository as exc:
             return Dead(str(exc))
         except (CodegenUnavailable, RateLimited):
@@ -178,6 +169,20 @@ class CreateJob:
         """The run's place in Slack, and who asked (bot.membership.requester_metadata)."""
         requester = self.d.describe_requester(request.user) if self.d.describe_requester else {}
         return {"slack_channel": request.channel, "slack_thread_ts": request.thread_ts, **requester}
+
+    def _start(self, request: Request, prompt: str, repo_id: int | None) -> AgentRun:
+        """Make the request's run in Codegen, once (see bot/once.py)."""
+        return create_run_once(
+            self.d.store,
+            self.d.codegen,
+            request,
+            prompt,
+            images=list(request.images) or None,
+            metadata=self._metadata(request),
+            repo_id=repo_id,
+            model=request.options.get("model"),
+            agent_type=request.options.get("agent_type"),
+        )
 
     def _ensure_status_message(self, request: Request) -> Request:
         """Post the request's message once, even across a crash (found again by its metadata); for a

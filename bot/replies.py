@@ -86,10 +86,12 @@ def requester_notice(
 
 def tell(slack: SlackOut, say: dict[str, Any]) -> None:
     """Show `say["text"]` to `say["user"]`: in the message `status_ts` when given, posted in the
-    thread when `visible`, else privately; by DM when there is no place (a Home tab) or it is gone.
-    An outsider's refusal (`outsider_team`) names their team when Slack says its name."""
+    thread when `visible`, else privately (with `say["blocks"]`, if any); by DM when there is no place
+    (a Home tab) or it is gone. An outsider's refusal (`outsider_team`) names their team when Slack
+    says its name."""
     channel, user, text = str(say.get("channel") or ""), str(say["user"]), str(say["text"])
     thread_ts = say.get("thread_ts") or None
+    blocks = say.get("blocks") or None
     team = say.get("outsider_team")
     name = slack.name_of_team(str(team)) if team else None
     if name:
@@ -102,7 +104,7 @@ def tell(slack: SlackOut, say: dict[str, Any]) -> None:
         elif say.get("visible"):
             slack.post(channel, SlackMessage(text=text, blocks=[]), thread_ts=thread_ts)
         else:
-            slack.ephemeral(channel, user, text, thread_ts=thread_ts)
+            slack.ephemeral(channel, user, text, thread_ts=thread_ts, blocks=blocks)
     except SlackApiError as exc:
         if not is_gone(exc):
             raise

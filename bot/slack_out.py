@@ -185,20 +185,31 @@ class SlackOut:
             if exc.response.get("error") != "already_reacted":
                 raise
 
-    def ephemeral(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
-        """Show `text` to one user only; in a DM (or if that fails) send it as a DM message."""
+    def ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Show `text` (or `blocks`, with `text` as their fallback) to one user only; in a DM (or if
+        that fails) send it as a DM message."""
         if channel.startswith("D"):
-            self._call("chat.postMessage", channel=channel, text=text, thread_ts=thread_ts)
+            self._call("chat.postMessage", channel=channel, text=text, thread_ts=thread_ts, blocks=blocks)
             return
         try:
             params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
             if thread_ts:
                 params["thread_ts"] = thread_ts
+            if blocks:
+                params["blocks"] = blocks
             self._call("chat.postEphemeral", **params)
         except SlackApiError as exc:
             if exc.response.get("error") not in UNREACHABLE_CHANNEL:
                 raise
-            self.direct_message(user, SlackMessage(text=text, blocks=[]))
+            self.direct_message(user, SlackMessage(text=text, blocks=blocks or []))
 
     def direct_message(self, user: str, message: SlackMessage) -> str:
         """Post in the DM with `user`, opened once (conversations.open allows only about 20 calls a

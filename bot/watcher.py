@@ -246,6 +246,6 @@ class Watcher:
 def pull_requests(run: AgentRun) -> tuple[PullRequest, ...]:
     """The run's pull requests as storage records."""
     return tuple(
-        PullRequest(title=pr.title, url=pr.url, head_branch=pr.head_branch_name)
+        PullRequest(title=pr.title, url=pr.url, head_branch=pr.head_branch_name, id=pr.id)
         for pr in run.github_pull_requests or []
     )

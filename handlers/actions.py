@@ -83,7 +83,10 @@ def retry_run(ctx: HandlerContext, run: RunRecord, user: str) -> str | None:
         channel=run.channel,
         user=user,
         command=RunCommand(
-            prompt=original.prompt if original else run.prompt, repo=run.repo, model=run.model
+            prompt=original.prompt if original else run.prompt,
+            repo=run.repo,
+            model=run.model,
+            agent_type=options.get("agent_type"),
         ),
         thread_ts=run.thread_ts,
         message_ts=str(options.get("message_ts") or ""),

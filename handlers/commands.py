@@ -14,20 +14,24 @@ from bot.command_text import (
     HelpCommand,
     ListCommand,
     ModalCommand,
+    PRCommand,
     ReposCommand,
     RunCommand,
+    SetupCommand,
     StatusCommand,
     StopCommand,
     UsageError,
     parse_slash_command,
 )
-from bot.render.messages import error_text, help_text, run_list_text, run_status_text
+from bot.render.messages import SlackMessage, error_text, help_text, run_list_text, run_status_text
 from bot.trigger_commands import ScheduleCommand, TriggerCommand, WatchCommand, parse_trigger_text
 from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext
 from handlers.intake import record_run_request
 from handlers.modals import open_run_modal
+from handlers.pr_actions import pr_reply
 from handlers.schedules import answer_schedule
+from handlers.setup import record_setup
 from handlers.stop import stop_by_command
 from handlers.watch import answer_watch
 from storage.store import StorageError
@@ -64,14 +68,19 @@ def register(app: App, ctx: HandlerContext) -> None:
             except StorageError as exc:
                 log.error("could not record /codegen from %s: %s", command.get("user_id"), exc)
                 reply = error_text(STORAGE_FAILED)
-        if reply:
+        if isinstance(reply, SlackMessage):
+            ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+        elif reply:
             ack(text=reply, response_type="ephemeral")
         else:
             ack()
 
 
-def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command | TriggerCommand) -> str | None:
-    """What to acknowledge the command with: an ephemeral text, or None once a run is recorded."""
+def answer(
+    ctx: HandlerContext, command: dict[str, Any], parsed: Command | TriggerCommand
+) -> str | SlackMessage | None:
+    """What to acknowledge the command with: an ephemeral text or message, or None once a run is
+    recorded."""
     user, channel = command["user_id"], command["channel_id"]
     now = ctx.clock.now()
     if isinstance(parsed, UsageError):
@@ -89,6 +98,11 @@ def answer(ctx: HandlerContext, command: dict[str, Any], parsed: Command | Trigg
     if isinstance(parsed, StopCommand):
         thread_ts = command.get("thread_ts")  # Slack does not document it for commands; used if present
         return stop_by_command(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)
+    if isinstance(parsed, SetupCommand):
+        key = f"command:{command.get('trigger_id') or now}"
+        return record_setup(ctx, parsed, key=key, user=user, channel=channel)
+    if isinstance(parsed, PRCommand):
+        return pr_reply(ctx, parsed.run_id, user=user, channel=channel)
     if isinstance(parsed, ListCommand):
         return run_list_text(ctx.store.runs_for_user(user, LIST_LENGTH), now)
     if isinstance(parsed, StatusCommand):

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.command_text import ConfigCommand
 from bot.render.config import (
+    agent_type_changed_text,
     channel_settings_text,
     follow_ups_changed_text,
     follow_ups_line,
@@ -24,8 +25,13 @@ ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codege
 def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, channel: str) -> str:
     """Show the channel's settings, or change one (admins only); returns the ephemeral reply."""
     if command.name is None:
-        settings = channel_settings_text(ctx.store.channel_settings(channel))
+        defaults = ctx.store.agent_type_default
+        agents = (defaults("channel", channel), defaults("user", user))
+        settings = channel_settings_text(ctx.store.channel_settings(channel), agents=agents)
         return f"{settings}\n{follow_ups_line(ctx.store.follow_up_mode(channel))}"
+    if command.name == "my_agent":  # one's own default: no admin needed
+        ctx.store.set_agent_type_default("user", user, command.value)
+        return agent_type_changed_text(command.value, mine=True)
     change = f"{command.name}={command.value or 'none'}"
     if not ctx.is_admin(user):
         ctx.record_audit(user, CONFIG, channel=channel, outcome=REFUSED, detail=f"{change}: not an admin")
@@ -35,6 +41,10 @@ def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, cha
         audit = ctx.audit(user, CONFIG, channel=channel, detail=f"follow-ups={mode}")
         ctx.store.set_follow_up_mode(channel, mode, user=user, now=ctx.clock.now(), audit=audit)
         return follow_ups_changed_text(mode)
+    if command.name == "agent":
+        ctx.store.set_agent_type_default("channel", channel, command.value)
+        ctx.record_audit(user, CONFIG, channel=channel, detail=change)
+        return agent_type_changed_text(command.value, mine=False)
     if command.name == "repo" and command.value:
         problem = repository_problem(ctx, command.value)
         if problem:

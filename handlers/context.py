@@ -39,6 +39,7 @@ class HandlerContext:
     unfurl_domain: str = "codegen.com"  # Codegen's run links (web_url) are previewed on this domain
     watch_runs_per_hour: int = 5  # runs one watch rule may start per hour
     trigger_emoji: str = ""  # reacting with it sends a message to Codegen ("": no reaction trigger)
+    max_repos_per_prompt: int = 20  # CODEGEN_SLACK_MAX_REPOS_PER_PROMPT
 
     def is_admin(self, user: str) -> bool:
         """Whether `user` may change channel settings: one of CODEGEN_SLACK_ADMIN_USERS, or, with the
@@ -71,16 +72,22 @@ class HandlerContext:
         key: str | None = None,
         visible: bool = False,
         outsider_team: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Show `text` to `user` only (as a message in a DM), after the ack; None does nothing. An
         empty `channel` (a Home tab's button) means by DM. `key` names what it answers (a redelivery
-        of the same event then says it once); `visible` posts it in the thread for everyone instead.
-        `outsider_team`: the text is an outsider's refusal, to name this team when Slack says its name."""
+        of the same event then says it once); `visible` posts it in the thread for everyone instead;
+        private `blocks` are shown with `text` as fallback. `outsider_team`: the text is an
+        outsider's refusal, to name this team when Slack says its name."""
         if not text:
             return
-        say = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible}
+        say: dict[str, Any] = {
+            "channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "visible": visible,
+        }  # fmt: skip
         if outsider_team:
             say["outsider_team"] = outsider_team
+        if blocks:
+            say["blocks"] = blocks
         reply_key = f"{REPLY}:{key or uuid.uuid4().hex}"
         self.store.add_job(REPLY, reply_key, now=self.clock.now(), priority=PRIORITY[REPLY], payload=say)
         self.wake()

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.command_text import RunCommand, UsageError, parse_command, strip_bot_mention
+from bot.command_text import PRCommand, RunCommand, UsageError, parse_command, strip_bot_mention
 from bot.images import IMAGES_ONLY_PROMPT
 from bot.slack_text import decode, encoded_text
 from bot.trigger_commands import parse_trigger_text
@@ -15,6 +15,7 @@ from handlers.context import HandlerContext
 from handlers.follow_up_filter import screen_reply
 from handlers.intake import record_resume, record_run_request
 from handlers.modals import REQUESTER_ONLY
+from handlers.pr_actions import pr_reply
 from handlers.watch import check_message
 from storage.audit import FOLLOW_UP, REFUSED
 
@@ -62,6 +63,15 @@ def handle_message(
     text = strip_bot_mention(encoded_text(event), bot_user_id or "")
     key = f"message:{channel}:{ts}"
     files = event.get("files") or []
+    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    # The message event of a mention names the bot too: both answer a `pr` command once (same key).
+    named = bool(bot_user_id) and f"<@{bot_user_id}" in encoded_text(event)
+    parsed = parse_command(text) if mentioned or is_dm or named else None
+    if isinstance(parsed, PRCommand):  # `@Codegen pr` in a run's thread: that run's PR actions
+        reply = pr_reply(ctx, parsed.run_id, user=user, channel=channel, thread_ts=thread_ts)
+        text, blocks = (reply, None) if isinstance(reply, str) else (reply.text, reply.blocks)
+        ctx.tell_privately(channel, user, text, thread_ts, key=key, blocks=blocks)
+        return
     target = follow_up_target(ctx, channel, thread_ts)
     if target is not None and thread_ts:
         raw = encoded_text(event)
@@ -87,15 +97,13 @@ def handle_message(
         )
         ctx.tell_privately(channel, user, refusal, thread_ts, key=key)
         return
-    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
-    if event.get("channel_type") == "mpim" and f"<@{bot_user_id}" in encoded_text(event):
+    if event.get("channel_type") == "mpim" and named:
         mentioned = True  # a group DM's message event may come before (or without) its app_mention
-    if not (mentioned or is_dm):
+    if parsed is None or not (mentioned or is_dm):
         return
     if parse_trigger_text(text) is not None:  # "watch list" to the bot is meant as the command
         ctx.tell_privately(channel, user, SLASH_ONLY, thread_ts, key=key)
         return
-    parsed = parse_command(text)
     if isinstance(parsed, UsageError) and not text.strip() and (thread_ts or files):
         parsed = RunCommand(prompt=THREAD_DEFAULT_PROMPT if thread_ts else IMAGES_ONLY_PROMPT)
     if not isinstance(parsed, RunCommand):

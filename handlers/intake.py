@@ -9,7 +9,8 @@ from bot.command_text import RunCommand
 from bot.images import IMAGES_ONLY_PROMPT, sort_attachments
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
-from storage.audit import FOLLOW_UP, REFUSED, START, AuditEntry
+from handlers.prompt_groups import record_prompt_group
+from storage.audit import ALLOWED, FOLLOW_UP, REFUSED, START, AuditEntry
 from storage.store import CapReached
 
 
@@ -30,13 +31,15 @@ def record_run_request(
     run_id: int | None = None,
     hourly_cap: int | None = None,
 ) -> str | None:
-    """Queue a create; returns a message for the user when it is refused (None when recorded).
+    """Queue a create (or, for several repositories, a prompt group: handlers/prompt_groups.py);
+    returns a message for the user when it is refused (None when recorded).
     With `attached_cap`, message `message_ts` goes to the agent whole (up to that many characters).
     The audit trail records it as `action` (START, or RETRY of run `run_id`), with any refusal.
     `hourly_cap` replaces the per-person cap (0: none; watch rules and schedules have their own).
 
-    Without repo= or model=, the channel's default repository (else the user's) and the user's
-    default model apply. Slack `files` are sorted by bot.images; `images` are data URIs already.
+    Without repo=, model= or agent=, the channel's default repository (else the user's), the user's
+    default model and the channel's default agent type (else the user's) apply. Slack `files` are
+    sorted by bot.images; `images` are data URIs already.
     """
     if len(command.prompt) > ctx.max_prompt_chars:
         _too_long(ctx, user, action, channel, run_id, command.prompt)
@@ -54,6 +57,27 @@ def record_run_request(
         options["repo"] = repo
     if model:
         options["model"] = model
+    agent_type = (
+        command.agent_type
+        or ctx.store.agent_type_default("channel", channel)
+        or ctx.store.agent_type_default("user", user)
+    )
+    if agent_type:
+        options["agent_type"] = agent_type
+    if command.repos:
+        files = list(files)
+        if files or images or attached_cap is not None:
+            return error_text(
+                "Files and attached messages go to one repository's run only; send them with one repo=, "
+                "or send the prompt to several repositories without them."
+            )
+        shared = {k: v for k, v in options.items() if k in ("model", "agent_type")}
+        refusal = record_prompt_group(ctx, command, key=key, channel=channel, user=user, options=shared)
+        ctx.record_audit(
+            user, action, channel=channel, run_id=run_id, outcome=REFUSED if refusal else ALLOWED,
+            detail=f"prompt of {len(command.prompt)} characters to repo={','.join(command.repos)}",
+        )  # fmt: skip
+        return refusal
     try:
         _add_request(
             ctx,

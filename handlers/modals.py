@@ -22,6 +22,9 @@ from bot.render.cards import follow_up_note
 from bot.render.home import HOME_DEFAULT_REPO
 from bot.render.messages import error_text
 from bot.render.modals import (
+    AGENT_BLOCK,
+    AGENT_CHOICES,
+    AGENT_SELECT,
     ATTACHED_INSTRUCTION,
     FOLLOW_UP_MODAL,
     MODEL_BLOCK,
@@ -96,6 +99,9 @@ def open_run_modal(
         metadata=json.dumps(metadata),
         repo=ctx.store.channel_settings(channel).default_repo or prefs.default_repo,
         model=prefs.default_model,
+        agent_type=ctx.store.agent_type_default("channel", channel)
+        or ctx.store.agent_type_default("user", user),
+        max_repos=ctx.max_repos_per_prompt,
         note=" ".join([*notes, THREAD_NOTE] if thread_ts else notes),
         attached=attached,
     )
@@ -123,11 +129,13 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
     """Check the form (errors shown inline), then record the run request and close the modal."""
     values = view["state"]["values"]
     prompt = _text(values, PROMPT_BLOCK, PROMPT_INPUT)
-    repo = _selected(values, REPO_BLOCK, REPO_SELECT)
+    repos = _picked(values, REPO_BLOCK, REPO_SELECT)
+    repo = repos[0] if len(repos) == 1 else ""
     model = _text(values, MODEL_BLOCK, MODEL_INPUT)
+    agent_type = _selected(values, AGENT_BLOCK, AGENT_SELECT)
     meta = json.loads(view.get("private_metadata") or "{}")
     attached = bool(meta.get("attached"))
-    errors = run_form_errors(ctx, prompt or (ATTACHED_INSTRUCTION if attached else ""), repo, model)
+    errors = run_form_errors(ctx, prompt or (ATTACHED_INSTRUCTION if attached else ""), repos, model)
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -137,7 +145,13 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
         key=f"modal:{view['id']}",
         channel=channel,
         user=user,
-        command=RunCommand(prompt=prompt or ATTACHED_INSTRUCTION, repo=repo or None, model=model or None),
+        command=RunCommand(
+            prompt=prompt or ATTACHED_INSTRUCTION,
+            repo=repo or None,
+            repos=tuple(repos) if len(repos) > 1 else (),
+            model=model or None,
+            agent_type=agent_type if agent_type in AGENT_CHOICES else None,
+        ),
         thread_ts=thread_ts,
         message_ts=str(meta.get("message_ts") or ""),
         thread_context=bool(thread_ts),
@@ -148,14 +162,16 @@ def submit_run_modal(ctx: HandlerContext, ack: Ack, user: str, view: dict[str, A
     ctx.tell_privately(channel, user, refusal, thread_ts or None, key=f"modal:{view['id']}")
 
 
-def run_form_errors(ctx: HandlerContext, prompt: str, repo: str, model: str) -> dict[str, str]:
+def run_form_errors(ctx: HandlerContext, prompt: str, repos: list[str], model: str) -> dict[str, str]:
     """Inline errors by block id; empty when the form can be submitted."""
     errors: dict[str, str] = {}
     if not prompt:
         errors[PROMPT_BLOCK] = "Tell the agent what to do."
     elif len(prompt) > ctx.max_prompt_chars:
         errors[PROMPT_BLOCK] = f"Keep it under {ctx.max_prompt_chars:,} characters."
-    problem = repository_problem(ctx, repo) if repo else None
+    problem = next(filter(None, (repository_problem(ctx, repo) for repo in repos)), None)
+    if len(repos) > ctx.max_repos_per_prompt:
+        problem = f"Pick at most {ctx.max_repos_per_prompt} repositories (you picked {len(repos)})."
     if problem:
         errors[REPO_BLOCK] = problem
     if model and not MODEL_RE.fullmatch(model):
@@ -204,6 +220,13 @@ def _open(ctx: HandlerContext, trigger_id: str, view: dict[str, Any]) -> str | N
 
 def _text(values: dict[str, Any], block: str, action: str) -> str:
     return str((values.get(block, {}).get(action) or {}).get("value") or "").strip()
+
+
+def _picked(values: dict[str, Any], block: str, action: str) -> list[str]:
+    """The values of a multi-select (or of a single select, as forms opened before it was one send)."""
+    state = values.get(block, {}).get(action) or {}
+    options = state.get("selected_options") or [state.get("selected_option") or {}]
+    return [str(option["value"]) for option in options if option.get("value")]
 
 
 def _selected(values: dict[str, Any], block: str, action: str) -> str:

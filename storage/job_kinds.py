@@ -19,6 +19,7 @@ CODEGEN_MEMBERS = "codegen_members"  # the Codegen organization's member list (b
 SESSION = "session"  # a run's Slack agent session: status, title, latest step as loading text
 UNFURL_JOB = "unfurl"  # previews of Codegen run links posted in a message
 WATCH, REACTION, SCHEDULES, SCHEDULE = "watch", "reaction", "schedules", "schedule"  # bot/triggers
+PR_ACTION, SETUP, GROUP = "pr_action", "setup", "prompt_group"
 
 PRIORITY = {
     NOTICE: 0,
@@ -29,6 +30,9 @@ PRIORITY = {
     IMAGES: 2,
     REPLY: 2,
     REPOS: 2,
+    PR_ACTION: 2,
+    SETUP: 2,
+    GROUP: 3,
     FINISH_DM: 3,
     QUEUE: 3,
     CARD: 4,
@@ -46,7 +50,7 @@ PRIORITY = {
     SCHEDULES: 5,
 }
 
-REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS}
+REQUEST_KINDS = {"create": CREATE, "resume": RESUME, "steps": STEPS, "setup": SETUP}
 HOME_MIN_INTERVAL_SECONDS = 5.0  # a burst of changes to one person's runs costs one Home publish
 REFRESH_SECONDS = 60.0  # a working run's card shows its elapsed time to the minute
 POST_RESOURCE = "post:"  # + channel: the job posts there, within that channel's posting limit

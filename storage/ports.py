@@ -9,8 +9,11 @@ from storage.agent_controls import RunControls, SessionShown
 from storage.records import (
     AnnouncementState,
     ChannelSettings,
+    GroupRow,
     Job,
     JobStatus,
+    PromptGroup,
+    PRStatus,
     Request,
     RequestKind,
     RunRecord,
@@ -45,7 +48,7 @@ class AuditLog(Protocol):
     def record_audit(self, **entry: Any) -> None: ...
 
 
-class CreateStore(RequestReader, RequestSteps, AuditLog, Protocol):
+class CreateStore(RequestReader, RunReader, RequestSteps, AuditLog, Protocol):
     """Create jobs (bot/creates.py) and the create queue's messages (bot/create_queue.py)."""
 
     def update_request(self, request_id: int, **changes: Any) -> None: ...
@@ -97,6 +100,7 @@ class CardStore(Protocol):
     def mark_card_shown(self, run: RunRecord, now: float) -> None: ...
     def mark_shown(self, run_id: int, status: str, now: float) -> None: ...
     def run_controls(self, run_id: int, channel: str, thread_ts: str) -> RunControls: ...
+    def pr_states(self, run_id: int) -> dict[int, PRStatus]: ...
 
 
 class UnfurlStore(Protocol):
@@ -190,3 +194,35 @@ class WatcherStore(Protocol):
     def watched_runs(self, page_size: int = 100) -> list[WatchedRun]: ...
     def record_checks(self, checks: list[StatusCheck], now: float) -> list[int]: ...
     def next_check_due(self) -> float | None: ...
+
+
+class PRActionStore(RunReader, Protocol):
+    """Pull-request actions (bot/pr_actions.py)."""
+
+    def pr_states(self, run_id: int) -> dict[int, PRStatus]: ...
+    def run_controls(self, run_id: int, channel: str, thread_ts: str) -> RunControls: ...
+    def pr_change_done(self, key: str) -> bool: ...
+    def record_pr_change(
+        self,
+        run_id: int,
+        pr_ids: list[int],
+        *,
+        key: str,
+        action: str,
+        user: str,
+        now: float,
+        state: str | None = None,
+        checks_stopped: bool | None = None,
+        removed: bool | None = None,
+    ) -> None: ...
+
+
+class PromptGroupPort(Protocol):
+    """Prompts for several repositories (bot/prompt_groups.py)."""
+
+    def prompt_group(self, group_id: int) -> PromptGroup | None: ...
+    def update_prompt_group(self, group_id: int, **changes: Any) -> None: ...
+    def group_rows(self, group_id: int) -> list[GroupRow]: ...
+    def add_group_member(self, group_id: int, request_key: str, repo: str, position: int) -> None: ...
+    def count_creates_since(self, user: str, since: float, *, besides_group: int) -> int: ...
+    def add_request(self, **request: Any) -> Request | None: ...

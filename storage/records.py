@@ -17,11 +17,13 @@ def is_finished(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class PullRequest:
-    """A pull request a run opened; Codegen may leave out its title, URL and branch (None)."""
+    """A pull request a run opened; Codegen may leave out its title, URL and branch (None). `id` is
+    Codegen's id of it (what its PR actions need; None for one stored before ids were kept)."""
 
     title: str | None = None
     url: str | None = None
     head_branch: str | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class AnnouncementState:
     begun: bool
 
 
-RequestKind = Literal["create", "resume", "steps"]
+RequestKind = Literal["create", "resume", "steps", "setup"]
 # "fetching": the request waits for its Slack images to be downloaded before it is pending.
 RequestState = Literal["fetching", "pending", "done", "failed"]
 
@@ -172,3 +174,50 @@ class Job:
     last_error: str | None
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True)
+class PRStatus:
+    """What the bot did to one pull request of a run through Codegen, and so knows of it: its `state`
+    (`open`, `closed`, `draft`, `ready_for_review`; None: never changed here), whether Codegen was told
+    to stop fixing its checks or to leave it altogether, and who last changed it when (epoch seconds)."""
+
+    run_id: int
+    pr_id: int
+    state: str | None = None
+    checks_stopped: bool = False
+    removed: bool = False
+    changed_by: str | None = None
+    changed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PromptGroup:
+    """One prompt sent to several repositories: its `patterns` (repositories or fnmatch patterns, as
+    asked), the options every run shares, and its parent message (`status_ts`), what that message
+    last showed (`shown`), and its summary (`summary_ts`); `closed` once the summary is posted or the
+    prompt was refused."""
+
+    id: int
+    key: str
+    channel: str
+    requester: str
+    prompt: str
+    patterns: tuple[str, ...]
+    options: dict[str, Any]
+    created_at: float
+    status_ts: str | None = None
+    shown: str | None = None
+    summary_ts: str | None = None
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One repository of a prompt group: its create request's state (and error), and its run if made."""
+
+    repo: str
+    request_id: int
+    request_state: str
+    error: str | None = None
+    run: RunRecord | None = None

@@ -123,7 +123,30 @@ def _v10(tx: Tx) -> None:
         tx.execute(tx.dialect.ddl(statement))
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9, _v10]  # version BASELINE_VERSION + 1 onwards
+def _v11(tx: Tx) -> None:
+    """What the bot did to runs' pull requests; prompts sent to several repositories (one parent
+    message, one create request per repository); and the agent type a channel or person defaults to."""
+    for statement in (
+        "CREATE TABLE pr_states (run_id {integer} NOT NULL, pr_id {integer} NOT NULL, state TEXT,"
+        " checks_stopped {integer} NOT NULL DEFAULT 0, removed {integer} NOT NULL DEFAULT 0,"
+        " changed_by TEXT, changed_at {real}, PRIMARY KEY (run_id, pr_id))",
+        "CREATE TABLE pr_actions (key TEXT PRIMARY KEY, run_id {integer} NOT NULL, pr_id {integer} NOT NULL,"
+        " action TEXT NOT NULL, actor TEXT NOT NULL, done_at {real} NOT NULL)",
+        "CREATE TABLE prompt_groups (id {serial_pk}, key TEXT NOT NULL UNIQUE,"
+        " channel TEXT NOT NULL, requester TEXT NOT NULL, prompt TEXT NOT NULL, patterns TEXT NOT NULL,"
+        " options TEXT NOT NULL, status_ts TEXT, shown TEXT, summary_ts TEXT, closed {integer} NOT NULL"
+        " DEFAULT 0, created_at {real} NOT NULL)",
+        "CREATE TABLE prompt_group_members (group_id {integer} NOT NULL, request_id {integer} NOT NULL,"
+        " repo TEXT NOT NULL, position {integer} NOT NULL, PRIMARY KEY (group_id, request_id))",
+        "CREATE INDEX prompt_group_members_request ON prompt_group_members (request_id)",
+        "CREATE TABLE agent_type_defaults (scope TEXT NOT NULL, owner TEXT NOT NULL,"
+        " agent_type TEXT NOT NULL, PRIMARY KEY (scope, owner))",
+    ):
+        tx.execute(tx.dialect.ddl(statement))
+
+
+# Version BASELINE_VERSION + 1 onwards.
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9, _v10, _v11]
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from storage.agent_controls import AgentControlStore
+from storage.agent_types import AgentTypeStore
 from storage.audit import AuditStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
 from storage.jobs import JobStore
 from storage.leases import LeaseStore
 from storage.members import MemberStore
+from storage.prompt_groups import PromptGroupStore
+from storage.pull_requests import PullRequestStore
 from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
 from storage.schedules import ScheduleStore
@@ -30,6 +33,10 @@ class Store(
     AgentControlStore,
     WatchStore,
     ScheduleStore,
+    PullRequestStore,
+    AgentTypeStore,
+    PromptGroupStore,
 ):
     """Threads ↔ runs, run state, requests and their jobs, settings, leases, the audit trail,
-    follow-up controls, watch rules and schedules, in one SQLite file or PostgreSQL database."""
+    follow-up controls, watch rules, schedules, pull-request actions, prompt groups and agent types,
+    in one SQLite file or PostgreSQL database."""

@@ -64,8 +64,10 @@ def test_card_shows_who_what_where_how_long_and_its_buttons(
     codegen_api.add_pull_request(run_id, title="Fix login", url="https://github.com/acme/web/pull/7")
     codegen_api.set_status(run_id, "COMPLETE", result="Done.")
     done = card_when(slack_server, run_id, lambda c: "✅" in c["text"], "the card to show ✅")
+    pr_actions = ["pr_ready", "pr_draft", "pr_close", "pr_remove", "pr_ban"]  # see test_pr_actions.py
     # no Retry (it worked), no Stop (it finished)
-    assert action_ids(done) == ["open_run", "open_pr_0", "show_steps", "follow_up", "mute_follow_ups"]
+    controls = ["show_steps", "follow_up", "mute_follow_ups"]
+    assert action_ids(done) == ["open_run", "open_pr_0", *pr_actions, *controls]
     assert "retry_run" not in str(done["blocks"])
 
 

@@ -92,7 +92,7 @@ model = st.from_regex(r"[A-Za-z0-9_.:-]{1,12}", fullmatch=True)
 def _is_keyword_command(words: list[str]) -> bool:
     first = words[0].lower()
     return (len(words) == 1 and first in ("help", "list")) or (
-        first == "status" and len(words) <= 2
+        first in ("status", "pr") and len(words) <= 2
     )
 
 

@@ -296,7 +296,9 @@ def test_error_help_and_reactions() -> None:
     assert error_text("No run #5 <here>") == ":warning: No run #5 &lt;here&gt;"
     help_ = help_text()
     for command in ("/codegen &lt;prompt&gt;", "repo=owner/name", "model=", "/codegen status",
-                    "/codegen list", "/codegen help", "mention", "direct message", "thread"):
+                    "/codegen list", "/codegen help", "mention", "direct message", "thread",
+                    "/codegen pr [run id]", "/codegen setup owner/name", "agent=codegen|claude_code",
+                    "repo=acme/*", "config my agent"):
         assert command in help_
     assert "<prompt>" not in help_
     assert reaction_for("COMPLETE") == "white_check_mark"

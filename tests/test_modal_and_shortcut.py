@@ -41,8 +41,8 @@ def test_empty_command_opens_a_valid_modal_with_the_channel_default(
     View(**modal).validate_json()  # slack_sdk's view model: title, blocks, metadata within Slack's limits
     assert modal["callback_id"] == "codegen_run"
     repo_block = next(b for b in modal["blocks"] if b["block_id"] == "repo")
-    assert repo_block["element"]["type"] == "external_select"
-    assert repo_block["element"]["initial_option"]["value"] == "acme/web"
+    assert repo_block["element"]["type"] == "multi_external_select"  # several: one run each
+    assert [o["value"] for o in repo_block["element"]["initial_options"]] == ["acme/web"]
 
 
 def test_repository_menu_is_fed_from_the_organizations_repositories(

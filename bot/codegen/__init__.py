@@ -31,23 +31,29 @@ from bot.codegen.models import (
     ValidationErrorBody,
     ValidationIssue,
 )
+from bot.codegen.pr_calls import PR_FLAGS, PullRequestNotFound
+from bot.codegen.pr_models import EditPRResult, PRState, SetupCommands
 
 __all__ = [
     "FINISHED_STATUSES",
     "IDEMPOTENCY_KEY",
+    "PR_FLAGS",
     "AccessDenied",
     "AgentRun",
     "CodegenClient",
     "CodegenError",
     "CodegenUnavailable",
     "CreateRunInput",
+    "EditPRResult",
     "ErrorBody",
     "IntegrationStatus",
     "Integrations",
     "InvalidRequest",
     "Organization",
+    "PRState",
     "PlanLimitReached",
     "PullRequest",
+    "PullRequestNotFound",
     "RateLimited",
     "RateLimits",
     "Repository",
@@ -58,6 +64,7 @@ __all__ = [
     "RunNotFound",
     "RunNotResumable",
     "RunPage",
+    "SetupCommands",
     "SlidingWindowLimiter",
     "User",
     "ValidationErrorBody",

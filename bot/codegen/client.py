@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.clock import Clock, SystemClock
+from bot.codegen.bodies import ModelT, body_of, parser
 from bot.codegen.errors import (
     AccessDenied,
     CodegenError,
@@ -49,6 +50,7 @@ from bot.codegen.models import (
     User,
     ValidationErrorBody,
 )
+from bot.codegen.pr_calls import PullRequestCalls
 
 log = logging.getLogger("codegen_slack.codegen")
 
@@ -62,19 +64,6 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 """Failures that happen before a request leaves the client: always safe to retry."""
 
 T = TypeVar("T")
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def _model(model: type[ModelT]) -> Callable[[Any], ModelT]:
-    return model.model_validate
-
-
-def _body(schema: type[ModelT], /, **fields: Any) -> ModelT:
-    """A request body, or InvalidRequest (before anything is sent) if the input is invalid."""
-    try:
-        return schema(**fields)
-    except ValidationError as exc:
-        raise InvalidRequest(errors=exc.errors(include_url=False)) from None
 
 
 def _invalid(errors: list[dict[str, Any]]) -> InvalidRequest:
@@ -120,7 +109,7 @@ def _retry_after(response: httpx.Response, now: float) -> float:
         return 1.0
 
 
-class CodegenClient:
+class CodegenClient(PullRequestCalls):
     """Calls Codegen's REST API for one organization; thread-safe, share one per process.
 
     Pass the process-wide `RateLimits` to every client so they all draw from the same budget.
@@ -174,7 +163,7 @@ class CodegenClient:
 
     def me(self) -> User:
         """The user the API token belongs to (`GET /v1/users/me`)."""
-        user = self._request("GET", "/v1/users/me", self.limits.standard, parse=_model(User))
+        user = self._request("GET", "/v1/users/me", self.limits.standard, parse=parser(User))
         self._my_user_id = user.id
         return user
 
@@ -193,7 +182,7 @@ class CodegenClient:
     def integrations(self) -> Integrations:
         """Which integrations (GitHub, Slack, Linear, ...) the organization has set up."""
         return self._request(
-            "GET", self._org_path("/integrations"), self.limits.standard, parse=_model(Integrations)
+            "GET", self._org_path("/integrations"), self.limits.standard, parse=parser(Integrations)
         )
 
     # -- agent runs --------------------------------------------------------------------------
@@ -220,7 +209,7 @@ class CodegenClient:
         CodegenUnavailable.
         """
         key = idempotency_key or uuid.uuid4().hex
-        body = _body(
+        body = body_of(
             CreateRunInput,
             prompt=prompt,
             images=images,
@@ -234,7 +223,7 @@ class CodegenClient:
             self._org_path("/agent/run"),
             self.limits.create,
             body=body,
-            parse=_model(AgentRun),
+            parse=parser(AgentRun),
             idempotent=False,
             recover=lambda: self.find_run_by_key(key),
             not_found=RepositoryNotFound,
@@ -264,7 +253,7 @@ class CodegenClient:
             self._org_path(f"/agent/run/{run_id}"),
             self.limits.standard,
             share=share,
-            parse=_model(AgentRun),
+            parse=parser(AgentRun),
             not_found=RunNotFound,
         )
 
@@ -289,7 +278,7 @@ class CodegenClient:
             self.limits.standard,
             share=share,
             params=params,
-            parse=_model(RunPage),
+            parse=parser(RunPage),
         )
 
     def resume_run(self, run_id: int, prompt: str, *, images: list[str] | None = None) -> AgentRun:
@@ -303,13 +292,13 @@ class CodegenClient:
         Raises RunNotResumable when the run is not paused (queue the prompt and try later),
         RunNotFound, AccessDenied, InvalidRequest, RateLimited, CodegenUnavailable.
         """
-        body = _body(ResumeRunInput, agent_run_id=run_id, prompt=prompt, images=images)
+        body = body_of(ResumeRunInput, agent_run_id=run_id, prompt=prompt, images=images)
         return self._request(
             "POST",
             self._org_path("/agent/run/resume"),
             self.limits.standard,
             body=body,
-            parse=_model(AgentRun),
+            parse=parser(AgentRun),
             idempotent=False,
             not_found=RunNotFound,
             invalid=_resume_invalid,
@@ -335,7 +324,7 @@ class CodegenClient:
                 "limit": min(max(1, limit), PAGE_SIZE),
                 "reverse": reverse,
             },
-            parse=_model(RunLogs),
+            parse=parser(RunLogs),
             not_found=RunNotFound,
         )
 
@@ -346,7 +335,7 @@ class CodegenClient:
 
     def _all_pages(self, path: str, item: type[ModelT]) -> list[ModelT]:
         items: list[ModelT] = []
-        parse = _model(Page[item])  # type: ignore[valid-type]
+        parse = parser(Page[item])  # type: ignore[valid-type]
         while True:
             page = self._request(
                 "GET",
@@ -424,7 +413,12 @@ class CodegenClient:
     def _observe(self, limiter: SlidingWindowLimiter, outcome: str) -> None:
         """Report one answered (or failed) call to `on_call` as (limit class, outcome)."""
         if self._on_call is not None:
-            names = {id(self.limits.create): "create", id(self.limits.logs): "logs"}
+            names = {
+                id(self.limits.create): "create",
+                id(self.limits.logs): "logs",
+                id(self.limits.pr_edits): "pr_edits",
+                id(self.limits.setup_commands): "setup_commands",
+            }
             self._on_call(names.get(id(limiter), "standard"), outcome)
 
     def _wait_after_429(

@@ -143,6 +143,8 @@ class RateLimits:
     create: SlidingWindowLimiter
     standard: SlidingWindowLimiter
     logs: SlidingWindowLimiter
+    pr_edits: SlidingWindowLimiter  # PATCH …/prs/{pr_id}: 30 a minute
+    setup_commands: SlidingWindowLimiter  # POST …/setup-commands/generate: 5 a minute
 
     def windows(self) -> dict[str, SlidingWindowLimiter]:
         """Each limiter by its limit class."""
@@ -155,6 +157,8 @@ class RateLimits:
         creates_per_minute: int = 10,
         calls_per_30s: int = 60,
         log_calls_per_minute: int = 60,
+        pr_edits_per_minute: int = 30,
+        setup_commands_per_minute: int = 5,
         clock: Clock | None = None,
     ) -> RateLimits:
         """Build the limiters from Codegen's documented (or a plan's) request counts."""
@@ -163,4 +167,6 @@ class RateLimits:
             create=SlidingWindowLimiter(creates_per_minute, 60.0, clock),
             standard=SlidingWindowLimiter(calls_per_30s, 30.0, clock),
             logs=SlidingWindowLimiter(log_calls_per_minute, 60.0, clock),
+            pr_edits=SlidingWindowLimiter(pr_edits_per_minute, 60.0, clock),
+            setup_commands=SlidingWindowLimiter(setup_commands_per_minute, 60.0, clock),
         )

@@ -13,8 +13,14 @@ NOTIFY_MEANING = {
 }
 
 
-def channel_settings_text(settings: ChannelSettings) -> str:
-    """The channel's settings and how to change them."""
+AGENT_NAMES = {"codegen": "Codegen", "claude_code": "Claude Code"}
+
+
+def channel_settings_text(
+    settings: ChannelSettings, agents: tuple[str | None, str | None] = (None, None)
+) -> str:
+    """The channel's settings and how to change them; `agents`: the channel's and the asker's default
+    agent types (None: not set)."""
     repo = (
         f"`{escape_mrkdwn(settings.default_repo)}`" if settings.default_repo else "none (Codegen's default)"
     )
@@ -24,8 +30,23 @@ def channel_settings_text(settings: ChannelSettings) -> str:
             f"• Default repository: {repo} — `/codegen config repo owner/name` (or `none`)",
             f"• Finished runs are announced {NOTIFY_MEANING[settings.notify]}"
             " — `/codegen config notify thread|channel|dm`",
+            f"• Agent: {_agent(agents[0])} — `/codegen config agent codegen|claude_code|none`",
+            f"• Your own agent (where the channel sets none): {_agent(agents[1])}"
+            " — `/codegen config my agent codegen|claude_code|none`",
         ]
     )
+
+
+def agent_type_changed_text(agent_type: str | None, *, mine: bool) -> str:
+    """What someone sees after setting the channel's (or, `mine`, their own) default agent type."""
+    whose = "Your runs" if mine else "Runs started here"
+    if agent_type is None:
+        return f":white_check_mark: {whose} without `agent=` now use the organization's default agent."
+    return f":white_check_mark: {whose} without `agent=` now use {_agent(agent_type)} (`{agent_type}`)."
+
+
+def _agent(agent_type: str | None) -> str:
+    return AGENT_NAMES.get(agent_type or "", "none (the organization's default)")
 
 
 def setting_changed_text(settings: ChannelSettings, name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -24,8 +25,9 @@ from bot.render.limits import (
 )
 from bot.render.markdown import MARKDOWN_TEXT_MAX, markdown_blocks
 from bot.render.mrkdwn import escape_mrkdwn, slack_link
+from bot.render.pr_actions import pr_action_blocks
 from storage.agent_controls import RunControls
-from storage.records import PullRequest, Request, RunRecord
+from storage.records import PRStatus, PullRequest, Request, RunRecord
 
 STATUS_EVENT = "codegen_run_status"
 RESULT_EVENT = "codegen_run_result"
@@ -102,10 +104,16 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def status_message(run: RunRecord, now: float, controls: RunControls | None = None) -> SlackMessage:
+def status_message(
+    run: RunRecord,
+    now: float,
+    controls: RunControls | None = None,
+    pr_states: Mapping[int, PRStatus] | None = None,
+) -> SlackMessage:
     """The run's card, edited as the run progresses: status, who asked, what, where, how long, the
     latest step, links to Codegen and the pull requests, and buttons to act on the run; with
-    `controls`, also its Stop and muting (bot.render.controls)."""
+    `controls`, also its Stop and muting (bot.render.controls); once it finished, each pull
+    request's actions (`pr_states`: what was done to them, by PR id)."""
     headline = f"{status_emoji(run.status)} *Codegen run #{run.run_id}* · {_label(run.status)}"
     elapsed = _elapsed(run, now)
     if elapsed:
@@ -132,6 +140,8 @@ def status_message(run: RunRecord, now: float, controls: RunControls | None = No
     controlled = control_notes(run, controls)
     if controlled:
         blocks.append(_context(controlled))
+    if run.finished:
+        blocks.extend(pr_action_blocks(run, pr_states or {}))
     blocks.append(control_block(run, control_buttons(run, controls)))
     return SlackMessage(
         text=f"{status_emoji(run.status)} Codegen run #{run.run_id}: {_label(run.status)}",
@@ -225,12 +235,18 @@ def help_text(trigger_emoji: str = "") -> str:
         [
             "*Codegen in Slack* — hand a coding task to a Codegen agent.",
             "• `/codegen &lt;prompt&gt;` — start an agent run. Add `repo=owner/name` to pick the"
-            " repository and `model=&lt;name&gt;` to pick the model, anywhere in the prompt.",
+            " repository, `model=&lt;name&gt;` to pick the model and `agent=codegen|claude_code` to pick"
+            " the agent, anywhere in the prompt.",
+            "• `repo=acme/web,acme/api` or `repo=acme/*` — one run per repository, followed in one table.",
             "• `/codegen` alone — the same, in a form.",
             "• `/codegen status [run id]` — how a run is doing.",
+            "• `/codegen pr [run id]` — act on a run's pull requests: ready for review, back to draft,"
+            " close, reopen, stop Codegen on a PR or stop it fixing the checks.",
+            "• `/codegen setup owner/name [hint]` — have Codegen work out a repository's setup commands.",
             "• `/codegen list` — recent runs.",
             "• `/codegen repos` — the organization's repositories.",
-            "• `/codegen config` — this channel's default repository and where results are announced.",
+            "• `/codegen config` — this channel's default repository and agent, where results are"
+            " announced, and your own default agent (`/codegen config my agent claude_code`).",
             "• `/codegen config follow-ups mention` — only replies that mention the bot go to a run"
             " (`all`, the default: every reply but side talk that mentions others).",
             "• `/codegen stop [run id]` — ask a run to stop (the id is optional for your latest run here);"

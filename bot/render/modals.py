@@ -16,6 +16,8 @@ FOLLOW_UP_MODAL = "codegen_follow_up"
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
 REPO_BLOCK, REPO_SELECT = "repo", "repo_select"
 MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
+AGENT_BLOCK, AGENT_SELECT = "agent", "agent_select"
+AGENT_CHOICES = {"codegen": "Codegen", "claude_code": "Claude Code"}  # Codegen's `agent_type` values
 INPUT_TEXT_MAX = 3_000  # plain_text_input max_length
 MODEL_NAME_MAX = 100
 OPTIONS_MAX = 100  # an external_select's options per answer
@@ -35,10 +37,13 @@ def run_modal(
     model: str | None = None,
     note: str = "",
     attached: int | None = None,
+    agent_type: str | None = None,
+    max_repos: int = 20,
 ) -> dict[str, Any]:
-    """The "Start a Codegen run" modal, with defaults; `metadata` comes back on submission. With `attached`
-    (the characters of a message sent along whole, not through the form) the prompt is the instruction
-    for that message and may be left empty."""
+    """The "Start a Codegen run" modal, with defaults (`agent_type`: `codegen` or `claude_code`);
+    `metadata` comes back on submission. Up to `max_repos` repositories may be picked: one run each.
+    With `attached` (the characters of a message sent along whole, not through the form) the prompt is
+    the instruction for that message and may be left empty."""
     placeholder = "Find the cause and fix it" if attached is not None else "Fix the flaky login test"
     prompt_input: dict[str, Any] = {
         "type": "plain_text_input",
@@ -48,13 +53,14 @@ def run_modal(
         "placeholder": _plain(placeholder),
     }
     repo_select: dict[str, Any] = {
-        "type": "external_select",
+        "type": "multi_external_select",
         "action_id": REPO_SELECT,
         "min_query_length": 0,
+        "max_selected_items": max_repos,
         "placeholder": _plain("Codegen's default repository"),
     }
     if repo:
-        repo_select["initial_option"] = repo_option(repo)
+        repo_select["initial_options"] = [repo_option(repo)]
     model_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": MODEL_INPUT,
@@ -63,11 +69,20 @@ def run_modal(
     }
     if model:
         model_input["initial_value"] = truncate(model, MODEL_NAME_MAX, marker="")
+    agent_select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": AGENT_SELECT,
+        "placeholder": _plain("The organization's default agent"),
+        "options": [_option(name, value) for value, name in AGENT_CHOICES.items()],
+    }
+    if agent_type in AGENT_CHOICES:
+        agent_select["initial_option"] = _option(AGENT_CHOICES[agent_type], agent_type)
     label = "What should the agent do with it?" if attached is not None else "What should the agent do?"
     blocks = [
         _input(PROMPT_BLOCK, label, prompt_input, optional=attached is not None),
-        _input(REPO_BLOCK, "Repository", repo_select, optional=True),
+        _input(REPO_BLOCK, "Repositories (one run each)", repo_select, optional=True),
         _input(MODEL_BLOCK, "Model", model_input, optional=True),
+        _input(AGENT_BLOCK, "Agent", agent_select, optional=True),
     ]
     if note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(note)}]})
@@ -142,6 +157,10 @@ def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool
         "element": element,
         "optional": optional,
     }
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(text), "value": value}
 
 
 def _plain(text: str) -> dict[str, Any]:

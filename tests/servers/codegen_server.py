@@ -7,7 +7,8 @@ request and response against the OpenAPI contract.
 
 Filters named `path` (in `fail_next`, `delay_next`, `drop_next`, `count`) match either a route
 name (`me`, `organizations`, `users`, `user`, `repos`, `create_run`, `get_run`, `list_runs`,
-`resume_run`, `logs`, `integrations`) or any substring of the request's actual path.
+`resume_run`, `logs`, `integrations`, `edit_pr`, `edit_repo_pr`, `remove_from_pr`, `ban`, `unban`,
+`setup_commands`) or any substring of the request's actual path.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from bot.clock import Clock, SystemClock
 from tests.servers.openapi_contract import codegen_contract
 
-LimitClass = Literal["create", "standard", "logs"]
-WINDOW_SECONDS: dict[str, float] = {"create": 60.0, "standard": 30.0, "logs": 60.0}
+LimitClass = Literal["create", "standard", "logs", "pr_edits", "setup_commands"]
+WINDOW_SECONDS: dict[str, float] = {
+    "create": 60.0, "standard": 30.0, "logs": 60.0, "pr_edits": 60.0, "setup_commands": 60.0,
+}
+PR_STATES = ("open", "closed", "draft", "ready_for_review", "merged")
 NOT_PAUSED = frozenset({"PENDING", "ACTIVE", "RUNNING"})
 FIRST_RUN_ID = 40_001
 DROPPED = 0  # Call.status of a request whose connection was closed without an answer
@@ -60,6 +64,9 @@ RUN_LIMIT_REACHED = _error(
 RUN_NOT_FOUND = _error("Agent run not found.", 404)
 NO_REPOS = _error("No repos found in the organization. Please add some repos and try again.", 404)
 USER_NOT_FOUND = _error("User not found.", 404)
+PR_NOT_FOUND = _error("Pull request not found.", 404)
+REPO_NOT_FOUND = _error("Repository not found.", 404)
+NO_WRITE_ACCESS = _error("You do not have write access to this repository.", 403)
 ROUTE_NOT_FOUND = {"detail": "Not Found"}
 
 RUN_FIELDS = (
@@ -92,6 +99,22 @@ class _ResumeRunBody(BaseModel):
     agent_run_id: int
     prompt: str
     images: list[str] | None = None
+
+
+class _EditPRBody(BaseModel):
+    state: Literal["open", "closed", "draft", "ready_for_review"]
+
+
+class _StopRunBody(BaseModel):
+    agent_run_id: int
+    before_card_order_id: str | None = None
+    after_card_order_id: str | None = None
+
+
+class _SetupCommandsBody(BaseModel):
+    repo_id: int
+    prompt: str | None = None
+    trigger_source: str = "setup-commands"
 
 
 class _Paging(BaseModel):
@@ -157,6 +180,16 @@ ROUTES = (
     _Route("logs", "GET", "/v1/alpha/organizations/{org_id}/agent/run/{agent_run_id}/logs",
            "logs", query=_LogsQuery, not_found=RUN_NOT_FOUND),
     _Route("integrations", "GET", f"{_ORG}/integrations"),
+    _Route("edit_pr", "PATCH", f"{_ORG}/prs/{{pr_id}}", "pr_edits", body=_EditPRBody,
+           not_found=PR_NOT_FOUND),
+    _Route("edit_repo_pr", "PATCH", f"{_ORG}/repos/{{repo_id}}/prs/{{pr_id}}", "pr_edits",
+           body=_EditPRBody, not_found=PR_NOT_FOUND),
+    _Route("remove_from_pr", "POST", f"{_ORG}/agent/run/remove-from-pr", body=_StopRunBody,
+           not_found=RUN_NOT_FOUND),
+    _Route("ban", "POST", f"{_ORG}/agent/run/ban", body=_StopRunBody, not_found=RUN_NOT_FOUND),
+    _Route("unban", "POST", f"{_ORG}/agent/run/unban", body=_StopRunBody, not_found=RUN_NOT_FOUND),
+    _Route("setup_commands", "POST", f"{_ORG}/setup-commands/generate", "setup_commands",
+           body=_SetupCommandsBody, not_found=REPO_NOT_FOUND),
 )
 
 
@@ -205,6 +238,17 @@ class _Run:
     inputs: dict[str, Any]
     resumes: list[dict[str, Any]] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
+    checks_banned: bool = False  # ban / remove-from-pr: its PR's check suites are ignored
+    removed: bool = False  # remove-from-pr: Codegen no longer acts on its PR
+
+
+@dataclass
+class _PullRequest:
+    run_id: int
+    repo_id: int | None
+    state: str = "open"
+    number: int = 1
+    writable: bool = True  # whether the token's user may change it (write access to its repo)
 
 
 class _Invalid(Exception):
@@ -340,6 +384,8 @@ class CodegenServer:
         create_limit: int = 10,
         standard_limit: int = 60,
         logs_limit: int = 60,
+        pr_edits_limit: int = 30,
+        setup_commands_limit: int = 5,
         validate: bool = True,
     ) -> None:
         self.token = token
@@ -349,13 +395,17 @@ class CodegenServer:
         self.url = ""
         self._lock = threading.Lock()
         self._limits = _SlidingWindows({})
-        self.set_limits(create=create_limit, standard=standard_limit, logs=logs_limit)
+        self.set_limits(
+            create=create_limit, standard=standard_limit, logs=logs_limit,
+            pr_edits=pr_edits_limit, setup_commands=setup_commands_limit,
+        )
         self._contract = codegen_contract() if validate else None
         self._ids = itertools.count(1)
         self._run_ids = itertools.count(FIRST_RUN_ID)
         self._users: dict[int, dict[str, Any]] = {}
         self._repos: dict[int, dict[str, Any]] = {}
         self._runs: dict[int, _Run] = {}  # creation order
+        self._prs: dict[int, _PullRequest] = {}
         self._faults: list[_Fault] = []
         self._calls: list[Call] = []
         self._violations: list[str] = []
@@ -545,9 +595,31 @@ class CodegenServer:
                 "created_at": self._now_iso(),
                 "head_branch_name": head_branch,
             }
-            view = self._run(run_id).view
+            run = self._run(run_id)
+            view = run.view
             view["github_pull_requests"] = [*(view["github_pull_requests"] or []), pr]
+            self._prs[pr["id"]] = _PullRequest(
+                run_id, run.inputs.get("repo_id"), number=len(self._prs) + 1
+            )
             return dict(pr)
+
+    def pull_request(self, pr_id: int) -> dict[str, Any]:
+        """What Codegen knows of a pull request: `state`, `run_id`, `repo_id`, `writable`, and its
+        run's flags `checks_banned` and `removed`."""
+        with self._lock:
+            pr = self._prs[pr_id]
+            run = self._run(pr.run_id)
+            return {**vars(pr), "checks_banned": run.checks_banned, "removed": run.removed}
+
+    def set_pull_request(self, pr_id: int, *, state: str | None = None,
+                         writable: bool | None = None) -> None:
+        """Change a PR behind the bot's back (e.g. `merged`), or take away the token's write access."""
+        if state is not None and state not in PR_STATES:
+            raise ValueError(f"state is one of {PR_STATES}")
+        with self._lock:
+            pr = self._prs[pr_id]
+            pr.state = state if state is not None else pr.state
+            pr.writable = writable if writable is not None else pr.writable
 
     def add_log(self, run_id: int, message_type: str = "ACTION", **fields: Any) -> dict[str, Any]:
         """Append a log entry (thought, tool_name, tool_input, tool_output, observation)."""
@@ -567,10 +639,12 @@ class CodegenServer:
     # -- limits, faults, records ----------------------------------------------------------
 
     def set_limits(
-        self, *, create: int | None = None, standard: int | None = None, logs: int | None = None
+        self, *, create: int | None = None, standard: int | None = None, logs: int | None = None,
+        pr_edits: int | None = None, setup_commands: int | None = None,
     ) -> None:
-        """Change the per-token limits (requests per window); windows stay 60/30/60 s."""
-        given = {"create": create, "standard": standard, "logs": logs}
+        """Change the per-token limits (requests per window); windows stay as WINDOW_SECONDS says."""
+        given = {"create": create, "standard": standard, "logs": logs, "pr_edits": pr_edits,
+                 "setup_commands": setup_commands}
         if any(v is not None and v < 1 for v in given.values()):
             raise ValueError("limits must be at least 1")
         with self._lock:
@@ -857,3 +931,64 @@ class CodegenServer:
             "integrations": integrations,
             "total_active_integrations": sum(i["active"] for i in integrations),
         }
+
+    def _on_edit_pr(self, pr_id: int, state: str) -> tuple[int, Any]:
+        pr = self._prs.get(pr_id)
+        if pr is None:
+            return 404, PR_NOT_FOUND
+        return self._edit(pr_id, pr, state)
+
+    def _on_edit_repo_pr(self, repo_id: int, pr_id: int, state: str) -> tuple[int, Any]:
+        pr = self._prs.get(pr_id)
+        if pr is None or pr.repo_id != repo_id:
+            return 404, PR_NOT_FOUND
+        return self._edit(pr_id, pr, state)
+
+    def _edit(self, pr_id: int, pr: _PullRequest, state: str) -> tuple[int, Any]:
+        """GitHub's rules: a merged PR stays merged; a closed one is reopened before it changes."""
+        if not pr.writable:
+            return 403, NO_WRITE_ACCESS
+        view = next(p for p in self._runs[pr.run_id].view["github_pull_requests"] if p["id"] == pr_id)
+        answer = {"url": view["url"], "number": pr.number, "title": view["title"]}
+        if pr.state == "merged" or (pr.state == "closed" and state not in ("open", "closed")):
+            error = f"Pull request #{pr.number} is {pr.state}; it can't be made {state}."
+            return 200, answer | {"success": False, "state": pr.state, "error": error}
+        pr.state = state
+        return 200, answer | {"success": True, "state": state, "error": None}
+
+    def _flagged_run(self, agent_run_id: int) -> _Run | None:
+        """The run, when it exists and has a pull request to flag (else _Invalid)."""
+        run = self._runs.get(agent_run_id)
+        if run is not None and not run.view["github_pull_requests"]:
+            raise _Invalid([{"loc": ["body", "agent_run_id"], "msg": "Agent run has no pull request",
+                             "type": "value_error"}])
+        return run
+
+    def _on_remove_from_pr(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
+        return self._flag(agent_run_id, checks_banned=True, removed=True)
+
+    def _on_ban(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
+        return self._flag(agent_run_id, checks_banned=True)
+
+    def _on_unban(self, agent_run_id: int, **_: Any) -> tuple[int, Any]:
+        return self._flag(agent_run_id, checks_banned=False)
+
+    def _flag(self, agent_run_id: int, **flags: bool) -> tuple[int, Any]:
+        """Set the run's PR flags; banning also stops the PR's agents (a working run stops)."""
+        run = self._flagged_run(agent_run_id)
+        if run is None:
+            return 404, RUN_NOT_FOUND
+        for name, value in flags.items():
+            setattr(run, name, value)
+        if flags.get("checks_banned") and run.view["status"] in NOT_PAUSED:
+            run.view["status"] = "STOPPED"
+        return 200, {"success": True}
+
+    def _on_setup_commands(self, repo_id: int, prompt: str | None,
+                           trigger_source: str) -> tuple[int, Any]:
+        if repo_id not in self._repos:
+            return 404, REPO_NOT_FOUND
+        inputs = {"prompt": prompt or "", "repo_id": repo_id}
+        run = self._new_run(self.me["id"], inputs, source_type="SETUP_COMMANDS")
+        return 200, {"agent_run_id": run.view["id"], "status": run.view["status"],
+                     "url": run.view["web_url"]}
