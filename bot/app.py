@@ -198,7 +198,7 @@ class Bot:
             watch_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
             reaction_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
             *schedule_kinds(self.store, self.clock, self._record_run),
-            pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock)),
+            pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock, check)),
             group_kind(GroupDeps(
                 self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt,
                 settings.codegen_slack_runs_per_user_per_hour,

@@ -12,6 +12,7 @@ rate limit, and when it gives up the person who clicked is told privately.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.codegen import (
     RunNotFound,
 )
 from bot.jobs import Defer, JobKind, Outcome, RetryPolicy
+from bot.membership import requester_outcome
 from bot.render.messages import SlackMessage, error_text, status_message
 from bot.render.pr_actions import ACTIONS, PRAction, pr_name
 from bot.slack_errors import is_gone, slack_error
@@ -52,6 +54,7 @@ class PRActionDeps:
     codegen: CodegenClient
     slack: SlackOut
     clock: Clock
+    check_requester: Callable[[str], str | None] | None = None  # bot.membership.requester_check
 
 
 def pr_action_payload(run: RunRecord, pr_id: int, action_id: str, user: str) -> dict[str, Any]:
@@ -78,6 +81,9 @@ class PRActionJob:
         if run is None or action is None:
             return None
         pr_id, user = int(job.payload["pr_id"]), str(job.payload["user"])
+        refused_person = requester_outcome(self.d.check_requester, user)  # outsiders, guests, the gate
+        if refused_person is not None:
+            return refused_person
         index, pr = next(((i, p) for i, p in enumerate(run.pull_requests) if p.id == pr_id), (0, None))
         name = pr_name(pr, index) if pr else f"pull request {pr_id}"
         if not self.d.store.pr_change_done(job.key):

@@ -51,6 +51,13 @@ class HandlerContext:
         record = self.members.cached(user)  # the access check has just asked Slack
         return self.codegen_members.is_admin(slack_email(record))
 
+    def may_act_on_run(self, user: str, requester: str) -> bool:
+        """Whether `user` may stop a run or act on its pull requests: its requester, or an admin (one
+        of CODEGEN_SLACK_ADMIN_USERS, or with the membership gate a Codegen ADMIN). With neither
+        configured, only the requester: unlike channel settings, a run is not everyone's to steer."""
+        admins_configured = bool(self.admin_users) or self.codegen_members is not None
+        return user == requester or (admins_configured and self.is_admin(user))
+
     def audit(self, user: str, action: str, **entry: Any) -> AuditEntry:
         """An audit entry for what `user` did now (fields as storage.audit.AuditEntry); their team from
         their users.info record when it is kept."""

@@ -12,6 +12,8 @@ from bot.pr_actions import pr_action_payload, pr_of
 from bot.render.messages import SlackMessage, error_text
 from bot.render.pr_actions import ACTIONS, actionable_prs, pr_action_blocks
 from handlers.context import HandlerContext
+from storage.audit import PR_ACTION as ACTED_ON_PR
+from storage.audit import REFUSED
 from storage.job_kinds import PR_ACTION, PRIORITY
 from storage.records import RunRecord
 
@@ -48,12 +50,16 @@ def record_pr_action(ctx: HandlerContext, action: dict[str, Any], user: str) -> 
     pr_id = int(value.group(2))
     if pr_of(run, pr_id) is None:
         return error_text(UNKNOWN_PR)
-    if user != run.requester and not ctx.is_admin(user):
+    action_id = str(action["action_id"])
+    if not ctx.may_act_on_run(user, run.requester):
+        ctx.record_audit(
+            user, ACTED_ON_PR, channel=run.channel, run_id=run.run_id, outcome=REFUSED,
+            detail=f"{action_id} on PR {pr_id}: not the requester or an admin",
+        )  # fmt: skip
         return (  # not error_text: the mention must stay a mention
             f":warning: Only {_mention(run.requester)}, who started run #{run.run_id}, or an admin of "
             "this bot can change its pull requests."
         )
-    action_id = str(action["action_id"])
     stamp = action.get("action_ts") or ctx.clock.now()
     ctx.store.add_job(
         PR_ACTION,
@@ -62,6 +68,9 @@ def record_pr_action(ctx: HandlerContext, action: dict[str, Any], user: str) -> 
         priority=PRIORITY[PR_ACTION],
         run_id=run.run_id,
         payload=pr_action_payload(run, pr_id, action_id, user),
+    )
+    ctx.record_audit(
+        user, ACTED_ON_PR, channel=run.channel, run_id=run.run_id, detail=f"{action_id} on PR {pr_id}"
     )
     ctx.wake()
     return None

@@ -21,17 +21,10 @@ NO_RUN_HERE = "There is no run of yours here to stop. Give its id: `/codegen sto
 ALREADY = "Run #{run_id} was already asked to stop; nothing more was sent. "
 
 
-def may_stop(ctx: HandlerContext, run: RunRecord, user: str) -> bool:
-    """The requester, or an admin: one of CODEGEN_SLACK_ADMIN_USERS, or with the membership gate a
-    Codegen ADMIN (with neither configured, only the requester)."""
-    admins_configured = bool(ctx.admin_users) or ctx.codegen_members is not None
-    return user == run.requester or (admins_configured and ctx.is_admin(user))
-
-
 def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) -> str:
     """Ask the run to stop (once); returns what to tell `user` privately. `source` is where Stop was
     pressed: `button`, `command`, `thread` or `slack`."""
-    if not may_stop(ctx, run, user):
+    if not ctx.may_act_on_run(user, run.requester):
         ctx.record_audit(
             user, STOP, channel=run.channel, run_id=run.run_id, outcome=REFUSED,
             detail=f"from {source}: not the requester or an admin",

@@ -140,7 +140,7 @@ def status_message(
     controlled = control_notes(run, controls)
     if controlled:
         blocks.append(_context(controlled))
-    if run.finished:
+    if run.finished or (controls is not None and controls.stop is not None):  # after Stop, too
         blocks.extend(pr_action_blocks(run, pr_states or {}))
     blocks.append(control_block(run, control_buttons(run, controls)))
     return SlackMessage(
