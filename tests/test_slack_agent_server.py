@@ -3,6 +3,8 @@ statuses, errors, warnings and rate tiers, as the bot meets them."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -125,3 +127,49 @@ def test_the_new_methods_are_tier_3(method: str) -> None:
         assert error(lambda: client.api_call(method, json=params)) == "ratelimited"
         clock.advance(60)
         assert client.api_call(method, json=params)["ok"]
+
+
+def test_unfurl_takes_work_objects_in_metadata_and_refuses_malformed_ones(slack_server: SlackServer) -> None:
+    client = web(slack_server)
+    url = "https://codegen.com/agent/trace/7"
+    ts = slack_server.post_as_user(GENERAL, ALICE, f"see <{url}>")
+    repository = {"key": "repository", "label": "Repository", "type": "string", "value": "acme/web"}
+    payload = {
+        "attributes": {"title": {"text": "Run 7"}},
+        "fields": {"status": {"value": "RUNNING"}},
+        "custom_fields": [repository],
+    }
+    entity = {
+        "entity_type": "slack#/entities/task",
+        "url": url,
+        "app_unfurl_url": url,
+        "external_ref": {"id": "7", "type": "agent_run"},
+        "entity_payload": payload,
+    }
+    preview = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "run 7"}}]}
+    client.chat_unfurl(channel=GENERAL, ts=ts, unfurls={url: preview}, metadata={"entities": [entity]})
+    assert slack_server.agent.work_objects[(GENERAL, ts)] == [entity]
+    assert slack_server.agent.unfurls[(GENERAL, ts)] == {url: preview}
+    form = {"channel": GENERAL, "ts": ts, "metadata": json.dumps({"entities": [entity]})}
+    assert client.api_call("chat.unfurl", data=form)["ok"]  # URL-encoded, metadata alone
+
+    def refused(metadata: object) -> str:
+        sent = {"channel": GENERAL, "ts": ts, "unfurls": {url: preview}, "metadata": metadata}
+        return error(lambda: client.api_call("chat.unfurl", json=sent))
+
+    form["metadata"] = "{not json"
+    assert error(lambda: client.api_call("chat.unfurl", data=form)) == "invalid_metadata_format"
+    assert refused({"entities": []}) == "invalid_metadata_format"
+    assert refused({"entities": "task"}) == "invalid_metadata_format"
+    for broken in (
+        {**entity, "entity_type": "slack#/entities/run"},
+        {key: value for key, value in entity.items() if key != "app_unfurl_url"},
+        {**entity, "external_ref": {"id": 7}},
+        {**entity, "url": "not a url"},
+        {**entity, "entity_payload": {"attributes": {}}},
+        {**entity, "entity_payload": {**payload, "custom_fields": [{"key": "x", "value": "y"}]}},
+    ):
+        assert refused({"entities": [broken]}) == "error_processing_metadata"
+    elsewhere = "https://codegen.com/agent/trace/8"
+    assert refused({"entities": [{**entity, "app_unfurl_url": elsewhere}]}) == "cannot_unfurl_message"
+    assert error(lambda: client.chat_unfurl(channel=GENERAL, ts=ts)) == "missing_unfurls"

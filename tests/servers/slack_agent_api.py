@@ -6,7 +6,9 @@
   `agent_session_stopped`);
 - `assistant.threads.setStatus` (chat:write; status text, up to 10 loading_messages; "" clears);
 - `chat.unfurl` (links:write; channel and ts, or unfurl_id and source; `unfurls` a JSON map of URLs
-  that are in the message; a second call for the same message replaces the first);
+  that are in the message, and/or `metadata`, a JSON object whose `entities` are Work Objects with
+  an entity_type Slack supports, an entity_payload with a title, an external_ref id, a url and the
+  app_unfurl_url posted in the message; a second call for the same message replaces the first);
 - the events they go with (`agent_session_stopped`, `link_shared`) are built by `*_event` below.
 
 Every call is recorded, so tests read the sessions' status history, the loading texts and unfurls.
@@ -25,6 +27,14 @@ SESSION_STATUSES = ("active", "processing", "suspended", "closed")
 MAX_TITLE_CHARS = 200
 MAX_LOADING_MESSAGES = 10
 STOP_EVENT = "agent_session_stopped"
+# Work Objects (docs.slack.dev/messaging/work-objects-implementation): the entity types and field types.
+ENTITY_TYPES = frozenset(
+    f"slack#/entities/{name}" for name in ("task", "file", "incident", "content_item", "item")
+)
+_SLACK_TYPES = ("user", "channel_id", "timestamp", "date", "image", "entity_ref", "link", "email")
+FIELD_TYPES = frozenset(
+    ("string", "integer", "boolean", "array", *(f"slack#/types/{t}" for t in _SLACK_TYPES))
+)
 
 
 @dataclass
@@ -48,6 +58,7 @@ class AgentApi:
         self.sessions: dict[tuple[str, str], Session] = {}
         self.unfurls: dict[tuple[str, str], dict[str, Any]] = {}
         self.unfurl_calls: list[dict[str, Any]] = []
+        self.work_objects: dict[tuple[str, str], list[dict[str, Any]]] = {}  # the entities of each unfurl
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -103,14 +114,12 @@ class AgentApi:
         from tests.servers.slack_server import SlackError
 
         self.unfurl_calls.append(params)
-        unfurls = params.get("unfurls")
-        if isinstance(unfurls, str):
-            try:
-                unfurls = json.loads(unfurls)
-            except ValueError:
-                raise SlackError("invalid_unfurls_format") from None
-        if not isinstance(unfurls, dict) or not unfurls:
+        if params.get("unfurls") is None and params.get("metadata") is None:
+            raise SlackError("missing_unfurls")  # "Either unfurls or metadata must be provided."
+        unfurls = _json(params.get("unfurls"), "invalid_unfurls_format")
+        if unfurls is not None and (not isinstance(unfurls, dict) or not unfurls):
             raise SlackError("invalid_unfurls_format")
+        entities = _entities(_json(params.get("metadata"), "invalid_metadata_format"))
         if params.get("unfurl_id") and params.get("source"):
             key = (str(params["source"]), str(params["unfurl_id"]))
             text = None
@@ -123,13 +132,70 @@ class AgentApi:
                 raise SlackError("cannot_find_channel") from None
             message = self._server._find(channel, params["ts"], "cannot_find_message")
             key, text = (channel.id, message.ts), message.text
-        for url, attachment in unfurls.items():
+        for url, attachment in (unfurls or {}).items():
             if text is not None and url not in text:
                 raise SlackError("cannot_unfurl_url")
             if not isinstance(attachment, dict) or not (attachment.get("blocks") or attachment.get("text")):
                 raise SlackError("invalid_unfurls_format")
-        self.unfurls[key] = unfurls
+        for entity in entities:
+            if text is not None and entity["app_unfurl_url"] not in text:
+                raise SlackError("cannot_unfurl_message")  # "the URL provided does not appear in the message"
+        self.unfurls[key] = unfurls or {}
+        self.work_objects[key] = entities
         return {}
+
+
+def _json(value: Any, error: str) -> Any:
+    """A JSON argument as sent in a form (a string) or in a JSON body (already decoded)."""
+    from tests.servers.slack_server import SlackError
+
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise SlackError(error) from None
+
+
+def _entities(metadata: Any) -> list[dict[str, Any]]:
+    """The Work Object entities of chat.unfurl's `metadata`: invalid_metadata_format when it is not an
+    object with a list of entity objects, error_processing_metadata when an entity lacks what Slack needs."""
+    from tests.servers.slack_server import SlackError
+
+    if metadata is None:
+        return []
+    entities = metadata.get("entities") if isinstance(metadata, dict) else None
+    if not isinstance(entities, list) or not entities or not all(isinstance(e, dict) for e in entities):
+        raise SlackError("invalid_metadata_format")
+    for entity in entities:
+        payload, ref = entity.get("entity_payload"), entity.get("external_ref")
+        title = ((payload or {}).get("attributes") or {}).get("title") if isinstance(payload, dict) else None
+        if (
+            entity.get("entity_type") not in ENTITY_TYPES
+            or not isinstance(title, dict) or not str(title.get("text") or "").strip()
+            or not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]
+            or not _is_url(entity.get("url")) or not _is_url(entity.get("app_unfurl_url"))
+            or not all(_custom_field_ok(field) for field in payload.get("custom_fields") or [])
+        ):  # fmt: skip
+            raise SlackError("error_processing_metadata")
+    return entities
+
+
+def _is_url(value: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value) if isinstance(value, str) else None
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _custom_field_ok(field: Any) -> bool:
+    """A custom field has a key, a label, a Slack type and a value (not an image); an array an item_type."""
+    return (
+        isinstance(field, dict) and bool(field.get("key")) and bool(field.get("label"))
+        and field.get("type") in FIELD_TYPES
+        and (field.get("value") is not None or field["type"] == "slack#/types/image")
+        and (field["type"] != "array" or bool(field.get("item_type")))
+    )  # fmt: skip
 
 
 def session_stopped_event(channel: str, thread_ts: str, user: str, event_ts: str) -> dict[str, Any]:
