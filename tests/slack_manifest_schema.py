@@ -2,7 +2,8 @@
 
 Written from docs.slack.dev's "App manifest reference" and the published manifest schema: every
 object is closed (an unknown or misspelt key is an error, as Slack's own check reports it), with
-Slack's limits on names, descriptions, commands, shortcuts, unfurl domains, scopes and events.
+Slack's limits on names, descriptions, commands, shortcuts, unfurl domains, scopes and events, and
+the Work Object entity types `features.rich_previews` may declare.
 `features.agent_view` is the agent declaration (an agent's description and the suggested prompts
 its DM offers); `features.assistant_view` is its older form.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 _URL = {"type": "string", "pattern": r"^https?://", "maxLength": 3000}
 _NAMES = {"type": "array", "items": {"type": "string", "maxLength": 50}, "maxItems": 255}
+_ENTITY_TYPES = ("task", "file", "incident", "content_item", "item")  # Work Object entity types
 _PROMPTS = {
     "type": "array",
     "items": {
@@ -71,6 +73,17 @@ MANIFEST_SCHEMA: dict[str, Any] = _closed(
                 "assistant_view": _closed(
                     {"assistant_description": {"type": "string"}, "suggested_prompts": _PROMPTS},
                     ("assistant_description",),
+                ),
+                # Work Object Previews (docs.slack.dev/reference/app-manifest, features.rich_previews).
+                "rich_previews": _closed(
+                    {
+                        "is_active": {"type": "boolean"},
+                        "entity_types": {
+                            "type": "array",
+                            "items": {"enum": [f"slack#/entities/{name}" for name in _ENTITY_TYPES]},
+                            "uniqueItems": True,
+                        },
+                    }
                 ),
                 "unfurl_domains": {
                     "type": "array",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.config import Settings
+from bot.render.work_objects import TASK
 from bot.scopes import BOT_SCOPES, EVENT_SCOPES, METHOD_SCOPES
 from tests.slack_manifest_schema import MANIFEST_SCHEMA
 
@@ -89,6 +90,7 @@ def test_the_manifest_is_in_slacks_manifest_format() -> None:
     [
         {"features": {**MANIFEST["features"], "agent_veiw": {"agent_description": "typo"}}},
         {"features": {**MANIFEST["features"], "unfurl_domains": ["https://codegen.com"]}},
+        {"features": {**MANIFEST["features"], "rich_previews": {"is_active": True, "entity_types": ["run"]}}},
         {"display_information": {"name": "A name far longer than Slack allows for an app"}},
     ],
 )
@@ -102,3 +104,5 @@ def test_the_manifest_declares_an_agent_that_can_be_stopped_and_previews_run_lin
     assert "agent_session_stopped" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
     default_domain = Settings.model_fields["codegen_slack_unfurl_domain"].default
     assert MANIFEST["features"]["unfurl_domains"] == [default_domain]
+    # the Work Object the bot sends with each preview is a Task, which the app must declare
+    assert MANIFEST["features"]["rich_previews"] == {"is_active": True, "entity_types": [TASK]}
