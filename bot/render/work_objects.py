@@ -1,11 +1,12 @@
 """The Work Object of a Codegen run link: a Slack Task entity for chat.unfurl's `metadata`; pure functions.
 
-Slack shows a Work Object in place of the classic unfurl where the app has Work Object Previews on
-(with the Task entity type) and the client supports them; the classic blocks are sent in the same
-call for everyone else (docs.slack.dev/messaging/work-objects-implementation). A run is a Task: its
-title is the prompt, its status, assignee (the member who asked), dates and description are Task
-fields, and the repository and pull requests are custom fields. Like the classic preview, a Work
-Object is visible to everyone in the conversation, so it shows no more than that preview does.
+Slack builds a Work Object from this where the app has Work Object Previews on with the Task entity
+type (docs.slack.dev/messaging/work-objects-implementation). chat.unfurl needs `unfurls` or
+`metadata` and forbids neither together, so the classic blocks go in the same call and a client or
+workspace without Work Objects still gets a preview. A run is a Task: its title is the prompt, its
+status, assignee (the member who asked), dates and description are Task fields, and the repository
+and pull requests are custom fields. Like the classic preview, a Work Object is visible to everyone
+in the conversation, so it shows no more than that preview does.
 """
 
 from __future__ import annotations
