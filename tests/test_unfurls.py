@@ -119,3 +119,21 @@ def test_only_run_links_of_the_codegen_domain_are_recognised() -> None:
     assert run_id_of("https://codegen.com.evil.example/agent/trace/7", "codegen.com") is None
     assert run_id_of("https://codegen.com/agent/trace/abc", "codegen.com") is None
     assert run_id_of("ftp://codegen.com/agent/trace/7", "codegen.com") is None
+
+
+def test_a_refreshed_preview_shows_the_run_as_it_is_now(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    app.command("add dark mode")
+    run_id = wait_for(codegen_api.runs, what="the run")[-1]["id"]
+    wait_for(lambda: app.bot.store.get_run(run_id), what="the run stored")
+    url = codegen_api.run(run_id)["web_url"]
+    ts = paste(app, slack_server, [url])
+    wait_for(lambda: "ACTIVE" in preview(slack_server, ts, url), what="the first preview")
+    codegen_api.set_status(run_id, "COMPLETE", result="Done.")
+    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="the finish seen")
+    refresh = {**link_shared_event(GENERAL, BOB, ts, [url]), "event_ts": f"{float(ts) + 60:.6f}"}
+    assert app.event(refresh).status_code == 200  # the Work Object's refresh button
+    wait_for(lambda: "COMPLETE" in preview(slack_server, ts, url), what="the refreshed preview")
+    assert work_object(slack_server, ts)["entity_payload"]["fields"]["status"]["value"] == "COMPLETE"
+    assert slack_server.count("chat.unfurl") == 2
