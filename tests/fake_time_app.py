@@ -5,7 +5,6 @@ runs the bot's jobs itself (`work()`), against the Codegen and Slack test server
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ __all__ = ["ALICE", "BOB", "GENERAL", "FakeTimeApp", "make_fake_time_app"]
 class FakeTimeApp:
     """One bot process at a time on `db_path`, answering over HTTP; its jobs run only in `work()`."""
 
-    def __init__(self, codegen: CodegenServer, slack: SlackServer, db_path: Path, **settings: Any) -> None:
+    def __init__(self, codegen: CodegenServer, slack: SlackServer, db_path: str, **settings: Any) -> None:
         assert isinstance(codegen.clock, FakeClock)
         self.clock: FakeClock = codegen.clock
         self.codegen, self.slack, self._db_path, self._settings = codegen, slack, db_path, settings
@@ -79,7 +78,7 @@ class FakeTimeApp:
 
 
 @pytest.fixture
-def make_fake_time_app(codegen_server: CodegenServer, tmp_path: Path) -> Iterator[Callable[..., FakeTimeApp]]:
+def make_fake_time_app(codegen_server: CodegenServer, app_db: str) -> Iterator[Callable[..., FakeTimeApp]]:
     """Starts the app in fake time with extra settings as keywords, on the default Slack workspace
     (its rate limits off: they are not what these tests are about)."""
     slack = start_slack_server(codegen_server.clock)
@@ -87,7 +86,7 @@ def make_fake_time_app(codegen_server: CodegenServer, tmp_path: Path) -> Iterato
     apps: list[FakeTimeApp] = []
 
     def start(**settings: Any) -> FakeTimeApp:
-        apps.append(FakeTimeApp(codegen_server, slack, tmp_path / "bot.db", **settings))
+        apps.append(FakeTimeApp(codegen_server, slack, app_db, **settings))
         return apps[-1]
 
     yield start
