@@ -5,8 +5,9 @@
   or in a status Codegen reports as neither working nor finished), `closed` when it finished. A
   follow-up that resumes a closed run makes it `processing` again.
 - `assistant.threads.setStatus`: while processing, the run's latest step is the thread's loading
-  text (cleared when the session stops processing). The card keeps its own step line for clients
-  that show neither.
+  text (cleared when the session stops processing). Slack removes a loading text after two minutes
+  without a message, so while the run works the job sets it again every LOADING_KEEP_SECONDS. The
+  card keeps its own step line for clients that show neither.
 
 A job shows the run as it is now, so changes that pile up cost one call each; each method is used
 within `SESSION_SHARE` of its limit (the rest is left for people's own actions). A thread that is
@@ -20,7 +21,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from bot.jobs import JobKind, Outcome
+from bot.jobs import Again, JobKind, Outcome
 from bot.render.limits import truncate
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import LOADING_STATUS, SESSION_STATUS
@@ -35,6 +36,9 @@ log = logging.getLogger("codegen_slack.sessions")
 SESSION_SHARE = 0.8
 TITLE_CHARS = 80  # Slack allows 200; a title is for recall in a list
 LOADING_CHARS = 100
+# assistant.threads.setStatus: "A two minute timeout applies, which will cause the status to be
+# removed if no message has been sent." Set it again a little before.
+LOADING_KEEP_SECONDS = 100.0
 WORKING = frozenset({"PENDING", "QUEUED", "ACTIVE", "RUNNING"})
 # Answers after which the session cannot be shown for this run (its thread or channel is gone):
 # give up quietly instead of retrying. Other refusals follow the job's retry policy.
@@ -89,12 +93,14 @@ class Sessions:
         step = run.latest_step.strip() if run.latest_step else ""
         loading = truncate(" ".join(step.split()), LOADING_CHARS) if status == "processing" and step else None
         shown = self._store.session_shown(run.run_id)
-        if (status, loading) == (shown.status, shown.loading):
-            return None
+        now = self._clock.now()
+        fading = bool(loading) and now - shown.at >= LOADING_KEEP_SECONDS
+        if (status, loading) == (shown.status, shown.loading) and not fading:
+            return self._again(loading, shown.at, now)
         try:
             if status != shown.status:
                 self._set_status(run, status)
-            if loading != shown.loading and (loading or shown.loading):
+            if fading or (loading != shown.loading and (loading or shown.loading)):
                 self._slack.call(
                     LOADING_STATUS,
                     channel_id=run.channel,
@@ -107,8 +113,13 @@ class Sessions:
             if error not in GIVE_UP and not is_gone(exc):
                 raise
             log.info("run %s: no agent session in Slack (%s)", run.run_id, error)
-        self._store.mark_session_shown(run.run_id, SessionShown(status, loading), self._clock.now())
-        return None
+        self._store.mark_session_shown(run.run_id, SessionShown(status, loading), now)
+        return self._again(loading, now, now)
+
+    @staticmethod
+    def _again(loading: str | None, shown_at: float, now: float) -> Outcome | None:
+        """While a loading text shows, look again when it is due to be set anew."""
+        return Again(max(1.0, shown_at + LOADING_KEEP_SECONDS - now)) if loading else None
 
     def _set_status(self, run: RunRecord, status: str) -> None:
         answer = self._slack.call(

@@ -49,6 +49,7 @@ class SessionShown:
 
     status: str | None = None
     loading: str | None = None
+    at: float = 0.0  # when Slack accepted them (epoch seconds)
 
 
 class AgentControlStore(StoreBase):
@@ -142,8 +143,14 @@ class AgentControlStore(StoreBase):
 
     def session_shown(self, run_id: int) -> SessionShown:
         """The session status and loading text Slack last accepted for the run."""
-        rows = self._rows("SELECT status, loading FROM agent_sessions WHERE run_id = ?", (run_id,))
-        return SessionShown(rows[0]["status"], rows[0]["loading"]) if rows else SessionShown()
+        rows = self._rows(
+            "SELECT status, loading, changed_at FROM agent_sessions WHERE run_id = ?", (run_id,)
+        )
+        return (
+            SessionShown(rows[0]["status"], rows[0]["loading"], rows[0]["changed_at"] or 0.0)
+            if rows
+            else SessionShown()
+        )
 
     def mark_session_shown(self, run_id: int, shown: SessionShown, now: float) -> None:
         """Slack accepted this session status and loading text for the run."""
@@ -160,4 +167,3 @@ def _show_on_card(db: Tx, run_id: int, now: float) -> None:
     """Make the run's card due for an edit now (it shows muting and Stop, which are not its status)."""
     db.execute("UPDATE runs SET shown_at = NULL WHERE run_id = ?", (run_id,))
     arm_card(db, run_id, now=now)
-

@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
+from bot.jobs import Runner
 from bot.render.controls import STOP, STOP_PROMPT
+from bot.sessions import session_kind
+from bot.slack_limits import SlackLimits
+from bot.slack_out import SlackOut, make_web_client
+from storage.records import RunRecord
+from storage.store import Store
+from tests.fakeclock import FakeClock
 from tests.harness import AppUnderTest, make_settings, wait_for
 from tests.interactions import click
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_agent_api import session_stopped_event
+from tests.servers.slack_fixtures import start_slack_server
 from tests.servers.slack_server import SlackServer
 
 GENERAL, ALICE, BOB, BOT = "C0GENERAL", "U0ALICE", "U0BOB", "UBOT"
@@ -146,3 +154,25 @@ def test_the_session_warns_when_the_stop_event_is_not_subscribed(
         wait_for(lambda: "subscribe the app to agent_session_stopped" in caplog.text, what="the warning")
     finally:
         app.stop()
+
+
+def test_the_loading_text_is_set_again_before_slack_drops_it(db_target: str) -> None:
+    clock = FakeClock()
+    store = Store(db_target)
+    with start_slack_server(clock) as slack:
+        out = SlackOut(make_web_client(slack.bot_token, slack.api_url), limits=SlackLimits(clock))
+        runner = Runner(store, clock, [session_kind(store, out, clock)])
+        ts = slack.post_as_user(GENERAL, ALICE, "fix the build")
+        store.add_run(
+            RunRecord(run_id=5, channel=GENERAL, thread_ts=ts, requester=ALICE, prompt="fix the build",
+                      status="ACTIVE", created_at=clock.now(), latest_step="Running pytest -q")
+        )  # fmt: skip
+        store.show_session(5, clock.now())
+        end = clock.now() + 10 * 60  # a long step: ten minutes without a new one
+        while clock.now() < end:
+            wait = runner.drain()
+            shown = slack.agent.sessions[(GENERAL, ts)].loading_shown(clock.now())
+            assert shown == "Running pytest -q", f"no loading text {clock.now() - end + 600:.0f} s in"
+            clock.advance(min(wait or 30.0, 30.0))
+        assert len(slack.agent.sessions[(GENERAL, ts)].loading) >= 6  # set again every 100 s
+    store.close()

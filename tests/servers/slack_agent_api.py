@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 SESSION_STATUSES = ("active", "processing", "suspended", "closed")
 MAX_TITLE_CHARS = 200
 MAX_LOADING_MESSAGES = 10
+LOADING_TIMEOUT_SECONDS = 120.0  # assistant.threads.setStatus: "A two minute timeout applies"
 STOP_EVENT = "agent_session_stopped"
 # Work Objects (docs.slack.dev/messaging/work-objects-implementation): the entity types and field types.
 ENTITY_TYPES = frozenset(
@@ -47,6 +48,13 @@ class Session:
     initiator: str | None
     statuses: list[str] = field(default_factory=list)
     loading: list[str] = field(default_factory=list)  # every assistant.threads.setStatus text ("" clears)
+    loading_at: float = 0.0  # when the last one was set (the server's clock)
+
+    def loading_shown(self, now: float) -> str:
+        """The loading text Slack shows at `now`: the last one set, until LOADING_TIMEOUT_SECONDS pass
+        without another (Slack removes it then, when no message was sent)."""
+        last = self.loading[-1] if self.loading else ""
+        return last if now - self.loading_at < LOADING_TIMEOUT_SECONDS else ""
 
 
 class AgentApi:
@@ -108,6 +116,7 @@ class AgentApi:
         key = self._thread(params)
         session = self.sessions.get(key) or self.sessions.setdefault(key, Session(*key, None, None))
         session.loading.append(str(params["status"]))
+        session.loading_at = self._server.clock.now()
         return {}
 
     def _unfurl(self, params: dict[str, Any]) -> dict[str, Any]:
