@@ -61,7 +61,14 @@ class StoreBase:
         try:
             if self.dialect is POSTGRESQL:
                 self._pool = ConnectionPool(
-                    target, min_size=1, max_size=POOL_MAX, kwargs={"row_factory": dict_row}, open=False
+                    target,
+                    min_size=1,
+                    max_size=POOL_MAX,
+                    kwargs={"row_factory": dict_row},
+                    # A connection the server dropped (a restart, a failover) is replaced before use
+                    # instead of failing the request that drew it.
+                    check=ConnectionPool.check_connection,
+                    open=False,
                 )
                 self._pool.open(wait=True, timeout=15.0)
                 with self._pool.connection() as conn:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
+
 from storage.file_lock import hold_file_lock
 from storage.records import RunRecord
 from storage.store import Store
@@ -102,3 +104,19 @@ def test_check_reports_a_postgresql_database_without_its_password(
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert "postgresql://bot@127.0.0.1:9/codegen" in result.stdout
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_connections_the_server_dropped_are_replaced_before_use(postgres: str) -> None:
+    with empty_schema(postgres) as url:
+        store = Store(url)
+        try:
+            store.set_channel_settings("C1", user="U1", now=NOW, default_repo="acme/web")
+            with psycopg.connect(postgres, autocommit=True) as admin:  # a server restart, a failover
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+                )
+            store.set_channel_settings("C1", user="U1", now=NOW, default_repo="acme/api")
+            assert store.channel_settings("C1").default_repo == "acme/api"
+        finally:
+            store.close()
