@@ -37,8 +37,9 @@ from bot.resumes import ResumeDeps, resume_kind
 from bot.schedules import schedule_kinds
 from bot.sessions import session_kind
 from bot.setups import setup_kind
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from bot.steps import steps_kind
 from bot.unfurls import unfurl_kind
 from bot.user_names import UserNames
