@@ -31,6 +31,13 @@ WAITING_STATUSES = frozenset({"PENDING", "QUEUED"})
 SUCCEEDED_STATUSES = frozenset({"COMPLETE"})
 FAILED_STATUSES = frozenset({"FAILED", "ERROR"})
 CANCELLED_STATUSES = frozenset({"CANCELLED", "STOPPED"})
+_STATUS_SIGNS = (  # statuses, their emoji in text, their reaction on the thread root
+    (WAITING_STATUSES, "⏳", "hourglass_flowing_sand"),
+    (SUCCEEDED_STATUSES, "✅", "white_check_mark"),
+    (FAILED_STATUSES, "❌", "x"),
+    (CANCELLED_STATUSES, "🚫", "no_entry_sign"),
+)
+_RUNNING_SIGNS = ("🔄", "hourglass_flowing_sand")
 _STATUS_LABEL_CHARS = 40
 _OPTION_CHARS = 100
 _UNLINKED_URL_CHARS = 100
@@ -52,28 +59,19 @@ class SlackMessage:
 
 def status_emoji(status: str) -> str:
     """⏳ waiting, ✅ complete, ❌ failed, 🚫 cancelled, 🔄 running (and any unknown status)."""
-    upper = status.upper()
-    if upper in WAITING_STATUSES:
-        return "⏳"
-    if upper in SUCCEEDED_STATUSES:
-        return "✅"
-    if upper in FAILED_STATUSES:
-        return "❌"
-    if upper in CANCELLED_STATUSES:
-        return "🚫"
-    return "🔄"
+    return _signs(status)[0]
 
 
 def reaction_for(status: str) -> str:
     """Emoji name for the thread root: finished runs get ✅/❌/🚫, others an hourglass."""
+    return _signs(status)[1]
+
+
+def _signs(status: str) -> tuple[str, str]:
+    """The status's emoji in text and its reaction's name; a running (or unknown) one's by default."""
     upper = status.upper()
-    if upper in SUCCEEDED_STATUSES:
-        return "white_check_mark"
-    if upper in FAILED_STATUSES:
-        return "x"
-    if upper in CANCELLED_STATUSES:
-        return "no_entry_sign"
-    return "hourglass_flowing_sand"
+    found = ((emoji, reaction) for statuses, emoji, reaction in _STATUS_SIGNS if upper in statuses)
+    return next(found, _RUNNING_SIGNS)
 
 
 def format_duration(seconds: float) -> str:
