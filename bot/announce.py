@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.jobs import Defer, JobKind, Outcome
-from bot.render.messages import RESULT_EVENT, finished_dm, result_messages, unreachable_channel_message
+from bot.render.results import RESULT_EVENT, finished_dm, result_messages, unreachable_channel_message
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import POST
 from bot.slack_out import SlackOut

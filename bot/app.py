@@ -9,40 +9,23 @@ from typing import Any
 from pydantic import SecretStr
 from slack_bolt import App
 
-from bot.announce import announce_kind
-from bot.cards import card_kinds
 from bot.clock import Clock, SystemClock
 from bot.codegen import CodegenClient, RateLimits
-from bot.codegen_members import CodegenMembers, members_kind
+from bot.codegen_members import CodegenMembers
 from bot.config import Settings
-from bot.create_queue import queue_kind
-from bot.creates import CreateDeps, create_kind, refill_create_limiter
-from bot.health import PROBE_SECONDS, CodegenHealth, health_report, probe_kind
-from bot.home_refresh import home_kind
-from bot.housekeeping import housekeeping_kind
-from bot.images import images_kind
-from bot.jobs import JobKind, Runner
+from bot.creates import refill_create_limiter
+from bot.health import PROBE_SECONDS, CodegenHealth, health_report
+from bot.job_kinds import job_kinds
+from bot.jobs import Runner
 from bot.leader import Leadership, LimitHandoff, process_name
 from bot.loop import Worker
-from bot.membership import requester_check, requester_metadata
+from bot.membership import requester_check
 from bot.metrics import Metrics
-from bot.pr_actions import PRActionDeps, pr_action_kind
-from bot.progress import ProgressDeps, progress_kind
-from bot.prompt_groups import GroupDeps, group_kind
-from bot.prompts import OutsiderContext
-from bot.reaction_trigger import reaction_kind
-from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
-from bot.resumes import ResumeDeps, resume_kind
-from bot.schedules import schedule_kinds
-from bot.sessions import session_kind
-from bot.setups import setup_kind
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
-from bot.steps import steps_kind
-from bot.unfurls import unfurl_kind
+from bot.slack_out import SlackOut
 from bot.user_names import UserNames
-from bot.watch_jobs import watch_kind
 from bot.watcher import Watcher
 from handlers import (
     access,
@@ -58,7 +41,6 @@ from handlers import (
     shortcuts,
 )
 from handlers.context import HandlerContext
-from handlers.intake import record_run_request
 from storage.dialect import SQLITE
 from storage.file_lock import FileLock, hold_file_lock
 from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE, SCHEDULES
@@ -124,7 +106,7 @@ class Bot:
         self.runner = Runner(
             self.store,
             self.clock,
-            self._job_kinds(settings),
+            job_kinds(self, settings),
             probe_slack=self.slack.token_works,
             on_dead=self.metrics.job_dead,
             owner=self.owner,
@@ -158,62 +140,6 @@ class Bot:
         )
         self.bolt = build_bolt_app(settings, self)
 
-    def _job_kinds(self, settings: Settings) -> list[JobKind]:
-        """Every kind of job this bot runs, with its handler."""
-        check = self.check_requester
-        create = CreateDeps(
-            store=self.store, codegen=self.codegen, limits=self.limits, slack=self.slack, repos=self.repos,
-            clock=self.clock, outsiders=lambda: self._outsider_context(settings), members=self.members,
-            check_requester=check,
-            describe_requester=requester_metadata(self.slack.workspace, self.members, self.codegen_members),
-        )  # fmt: skip
-        token = settings.slack_bot_token.get_secret_value()
-        progress = ProgressDeps(
-            store=self.store, codegen=self.codegen, clock=self.clock,
-            poll_seconds=settings.codegen_slack_poll_seconds, share=settings.codegen_slack_watcher_share,
-        )  # fmt: skip
-        return [
-            create_kind(create, on_started=self._wake_watcher),
-            queue_kind(create, settings.codegen_creates_per_minute),
-            setup_kind(create, on_started=self._wake_watcher),
-            resume_kind(
-                ResumeDeps(
-                    store=self.store, codegen=self.codegen, slack=self.slack, clock=self.clock,
-                    members=self.members, check_requester=check,
-                ),
-                on_resumed=self._wake_watcher,
-            ),
-            steps_kind(self.store, self.codegen, self.slack),
-            images_kind(self.store, self.clock, token, settings.slack_api_url),
-            progress_kind(progress),
-            announce_kind(self.store, self.slack, self.clock, self.metrics.notification_latency.observe),
-            *card_kinds(self.store, self.slack, self.clock),
-            session_kind(self.store, self.slack, self.clock),
-            unfurl_kind(self.store, self.codegen, self.slack, settings.codegen_slack_unfurl_domain),
-            home_kind(self.store, self.slack, self.clock),
-            *reply_kinds(self.slack, self.repos, self.store),
-            housekeeping_kind(self.store, self.clock, settings.codegen_slack_audit_retention_days),
-            probe_kind(self.codegen),
-            *([members_kind(self.codegen_members)] if self.codegen_members else []),
-            watch_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
-            reaction_kind(self.slack, self._record_run, settings.codegen_slack_max_prompt_chars),
-            *schedule_kinds(self.store, self.clock, self._record_run),
-            pr_action_kind(PRActionDeps(self.store, self.codegen, self.slack, self.clock, check)),
-            group_kind(GroupDeps(
-                self.store, self.slack, self.repos, self.clock, settings.codegen_slack_max_repos_per_prompt,
-                settings.codegen_slack_runs_per_user_per_hour,
-            )),
-        ]
-
-    def _record_run(self, **request: Any) -> str | None:
-        """Record a create request as handlers do (for jobs that start runs: watch rules and the like)."""
-        return record_run_request(self.handler_context, **request)
-
-    def _outsider_context(self, settings: Settings) -> OutsiderContext:
-        """Whose thread messages a prompt quotes as the team's: this workspace, its org, allowed teams."""
-        trusted = self.slack.home_teams() | settings.access_rules.allowed_teams
-        return OutsiderContext(trusted, quote=settings.codegen_slack_outsider_context == "quote")
-
     def _wake(self) -> None:
         self.runner.wake()
 
@@ -236,9 +162,9 @@ class Bot:
             log.info("%d job(s) cut off by the last leader's stop will run again", released)
         refill_create_limiter(self.store, self.limits, now)
         self.runner.wake()
-        self._wake_watcher()
+        self.wake_watcher()
 
-    def _wake_watcher(self) -> None:
+    def wake_watcher(self) -> None:
         """A run was made or resumed: it is due for a check now."""
         self.workers["watcher"].wake()
 

@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.jobs import Again, JobKind, Outcome
-from bot.render.messages import reaction_for, status_message
+from bot.render.messages import reaction_for
+from bot.render.status_card import status_message
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_limits import EDIT, REACT
 from bot.slack_out import SlackOut

@@ -12,9 +12,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.codegen import CodegenClient, CodegenError
 from bot.codegen.errors import AccessDenied
-from bot.config import WHERE_TO_GET, Settings
+from bot.config import Settings
 from bot.scopes import BOT_SCOPES, missing_scopes
-from bot.slack_out import make_web_client
+from bot.settings_errors import WHERE_TO_GET
+from bot.slack_calls import make_web_client
 from storage.database import StorageError
 from storage.dialect import describe_database, no_database_at
 from storage.probe import probe

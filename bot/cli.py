@@ -20,8 +20,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import audit_cli, jobs_cli, migrate_cli
 from bot.codegen import CodegenError
-from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
+from bot.config import Settings, load_settings
 from bot.redact import configure_logging
+from bot.settings_errors import WHERE_TO_GET, SettingsError
 
 if TYPE_CHECKING:
     from bot.app import Bot

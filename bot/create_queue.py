@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.creates import CreateDeps, post_status_message
 from bot.jobs import Again, JobKind, Outcome
-from bot.render.messages import queued_message
+from bot.render.status_card import queued_message
 from bot.slack_errors import slack_error
 from bot.slack_limits import EDIT, METHOD_LIMITS
 from storage.job_kinds import QUEUE

@@ -20,7 +20,8 @@ from bot.membership import checked_request
 from bot.once import STATUS_MESSAGE_STEP, create_run_once, post_for_request, request_notice
 from bot.prompts import OutsiderContext, create_prompt, cut_note
 from bot.refusals import create_refusal
-from bot.render.messages import SlackMessage, starting_message
+from bot.render.messages import SlackMessage
+from bot.render.status_card import starting_message
 from bot.replies import requester_notice
 from bot.repos import RepoDirectory, UnknownRepository
 from bot.slack_errors import UNREACHABLE_CHANNEL, is_gone, slack_error

@@ -10,7 +10,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import Bot
 from bot.http import HttpServer, make_metrics_app, make_wsgi_app
-from bot.slack_out import make_web_client
+from bot.slack_calls import make_web_client
 
 log = logging.getLogger("codegen_slack")
 

@@ -31,8 +31,9 @@ from bot.codegen import (
 )
 from bot.jobs import Defer, JobKind, Outcome, RetryPolicy
 from bot.membership import requester_outcome
-from bot.render.messages import SlackMessage, error_text, status_message
+from bot.render.messages import SlackMessage, error_text
 from bot.render.pr_actions import ACTIONS, PRAction, pr_name
+from bot.render.status_card import status_message
 from bot.slack_errors import is_gone, slack_error
 from bot.slack_out import SlackOut
 from storage.job_kinds import PR_ACTION

@@ -23,7 +23,8 @@ from bot.command_text import (
     UsageError,
     parse_slash_command,
 )
-from bot.render.messages import SlackMessage, error_text, help_text, run_list_text, run_status_text
+from bot.render.command_replies import help_text, run_list_text, run_status_text
+from bot.render.messages import SlackMessage, error_text
 from bot.trigger_commands import ScheduleCommand, TriggerCommand, WatchCommand, parse_trigger_text
 from handlers.config import answer_config, answer_repos
 from handlers.context import HandlerContext

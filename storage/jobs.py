@@ -22,6 +22,7 @@ A job's lifecycle (the runner in bot/jobs records every outcome through `JobStor
 A job that ends dead and has someone to tell gets a `notice` job in the same transaction, keyed by
 the dead job, so the person is told exactly once. A job tied to a request (`request_id`) carries the
 request's state along to "failed" when it ends dead (its handler marks it "done" with its effect).
+What operators look at and `retry_job` are in storage/job_admin.py.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def add_step(db: Tx, request_id: int, step: str) -> bool:
 
 
 class JobStore(StoreBase):
-    """Claiming due jobs with a lease, recording their outcomes, and what operators look at."""
+    """Arming and claiming due jobs with a lease, recording their outcomes, forgetting done ones, and
+    a request's crash-safety steps (what operators look at: storage.job_admin)."""
 
     def arm_job(self, kind: str, key: str, *, now: float, **fields: Any) -> None:
         """`arm` in a transaction of its own."""
@@ -238,45 +240,6 @@ class JobStore(StoreBase):
             if status == JobStatus.DEAD and notice is not None:
                 arm(db, NOTICE_KIND, f"notice:{job.id}", now=now, priority=0, payload=notice)
         return True
-
-    # --- what operators look at --------------------------------------------------------------------
-
-    def jobs_in(self, statuses: tuple[JobStatus, ...], limit: int = 200) -> list[Job]:
-        """Jobs in any of `statuses`, most recently changed first."""
-        marks = ",".join("?" * len(statuses))
-        rows = self._rows(
-            f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY updated_at DESC, id DESC LIMIT ?",
-            (*[s.value for s in statuses], limit),
-        )
-        return [job_from_row(r) for r in rows]
-
-    def get_job(self, job_id: int) -> Job | None:
-        """One job by id."""
-        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return job_from_row(rows[0]) if rows else None
-
-    def retry_job(self, job_id: int, now: float) -> bool:
-        """Queue a dead or retrying job to run now with no attempts (its request pending again);
-        False when no such job is dead or retrying."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = ?, attempts = 0, run_after = ?, updated_at = ? WHERE id = ?"
-                " AND status IN (?, ?)",
-                (JobStatus.QUEUED.value, now, now, job_id, JobStatus.DEAD.value, JobStatus.RETRYING.value),
-            )
-            if cur.rowcount != 1:
-                return False
-            db.execute(
-                "UPDATE requests SET state = 'pending', error = NULL WHERE state = 'failed'"
-                " AND id = (SELECT request_id FROM jobs WHERE id = ?)",
-                (job_id,),
-            )
-            return True
-
-    def count_jobs(self) -> dict[tuple[str, str], int]:
-        """How many jobs there are by (kind, status)."""
-        rows = self._rows("SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status")
-        return {(r["kind"], r["status"]): r["n"] for r in rows}
 
     def forget_done_jobs(self, before: float) -> None:
         """Drop jobs that ended done before `before` (dead ones stay for operators)."""

@@ -7,6 +7,7 @@ from storage.agent_types import AgentTypeStore
 from storage.audit import AuditStore
 from storage.database import RESUMED_STEP, StorageError
 from storage.display import DisplayStore
+from storage.job_admin import JobAdminStore
 from storage.jobs import JobStore
 from storage.leases import LeaseStore
 from storage.members import MemberStore
@@ -27,6 +28,7 @@ class Store(
     DisplayStore,
     SettingsStore,
     JobStore,
+    JobAdminStore,
     LeaseStore,
     AuditStore,
     MemberStore,

@@ -7,16 +7,11 @@ import itertools
 from typing import Any
 
 from bot.codegen import AgentRun
+from bot.render.command_replies import run_list_text, run_status_text
 from bot.render.home import home_view
-from bot.render.messages import (
-    finished_dm,
-    result_messages,
-    run_list_text,
-    run_status_text,
-    status_message,
-    unreachable_channel_message,
-)
 from bot.render.modals import follow_up_modal
+from bot.render.results import finished_dm, result_messages, unreachable_channel_message
+from bot.render.status_card import status_message
 from bot.watcher import pull_requests
 from storage.records import RunRecord, StatusCheck, UserPrefs
 from storage.store import Store

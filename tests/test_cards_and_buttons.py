@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.render.limits import blocks_text_length
-from bot.render.messages import status_message
+from bot.render.status_card import status_message
 from storage.records import PullRequest, RunRecord
 from tests.harness import AppUnderTest, wait_for
 from tests.interactions import click, submit

@@ -16,7 +16,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.app import Bot
 from bot.codegen import AccessDenied, CodegenUnavailable
-from bot.render.messages import RESULT_EVENT
+from bot.render.results import RESULT_EVENT
 from storage.job_kinds import PRIORITY, REPLY, REPOS
 from storage.records import Job, JobStatus
 from tests.fakeclock import FakeClock

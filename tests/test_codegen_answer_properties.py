@@ -25,8 +25,9 @@ from bot.codegen import (
 )
 from bot.codegen.models import Page
 from bot.render.config import repos_text
-from bot.render.messages import error_text, status_message
+from bot.render.messages import error_text
 from bot.render.modals import OPTION_TEXT_MAX, OPTION_VALUE_MAX, repo_options
+from bot.render.status_card import status_message
 from bot.render.steps import latest_step, steps_message
 from bot.repos import UnknownRepository, find_repository
 from storage.store import Store

@@ -26,9 +26,12 @@ import pytest
 from bot.clock import SystemClock
 from bot.codegen import IDEMPOTENCY_KEY, CodegenClient
 from bot.once import CREATE_STEP, STATUS_MESSAGE_STEP
-from bot.render.messages import RECEIVED_REACTION, RESULT_EVENT, STATUS_EVENT, SlackMessage, starting_message
+from bot.render.messages import RECEIVED_REACTION, SlackMessage
+from bot.render.results import RESULT_EVENT
+from bot.render.status_card import STATUS_EVENT, starting_message
 from bot.resumes import DELIVERED, HELD, HELD_STEP, NOTICE_EVENT, SENDING_STEP, notice_message
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_calls import make_web_client
+from bot.slack_out import SlackOut
 from storage.records import Request, RequestKind, RunRecord
 from storage.store import Store
 from tests.harness import wait_for

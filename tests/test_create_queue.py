@@ -16,8 +16,9 @@ from bot.create_queue import QUEUE_EDITS_PER_MINUTE, queue_kind
 from bot.creates import CreateDeps, create_kind, refill_create_limiter
 from bot.jobs import Runner
 from bot.repos import RepoDirectory
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from storage.store import Store
 from tests.fakeclock import FakeClock
 from tests.servers.codegen_server import CodegenServer

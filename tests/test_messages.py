@@ -13,20 +13,10 @@ from hypothesis import strategies as st
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from bot.render.messages import (
-    MAX_RESULT_MESSAGES,
-    RECEIVED_REACTION,
-    SlackMessage,
-    error_text,
-    help_text,
-    queued_message,
-    reaction_for,
-    result_messages,
-    run_list_text,
-    run_status_text,
-    starting_message,
-    status_message,
-)
+from bot.render.command_replies import help_text, run_list_text, run_status_text
+from bot.render.messages import RECEIVED_REACTION, SlackMessage, error_text, reaction_for
+from bot.render.results import MAX_RESULT_MESSAGES, result_messages
+from bot.render.status_card import queued_message, starting_message, status_message
 from storage.records import PullRequest, Request, RunRecord
 from tests.slack_checks import all_strings, assert_slack_accepts
 

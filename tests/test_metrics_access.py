@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import SettingsError, load_settings
+from bot.config import load_settings
+from bot.settings_errors import SettingsError
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 from tests.subprocess_app import SubprocessApp, bot_env, free_port

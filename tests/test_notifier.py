@@ -13,8 +13,9 @@ from bot.cards import card_kinds
 from bot.clock import Clock
 from bot.jobs import Runner
 from bot.render.messages import SlackMessage
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from storage.job_kinds import REFRESH_SECONDS as ELAPSED_REFRESH_SECONDS
 from storage.records import PullRequest, RunRecord
 from storage.store import Store

@@ -10,7 +10,8 @@ from bot.codegen import CodegenClient, RateLimits, RunLog
 from bot.jobs import Runner
 from bot.progress import ProgressDeps, progress_kind
 from bot.render.steps import describe_step
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_calls import make_web_client
+from bot.slack_out import SlackOut
 from bot.steps import steps_kind
 from storage.records import RunRecord
 from storage.store import Store

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from slack_sdk import WebClient
 
 from bot.render.markdown import RULE, markdown_blocks
-from bot.render.messages import result_messages
+from bot.render.results import result_messages
 from storage.records import RunRecord
 from tests.render_checks import PARSER, input_urls, posted_links, posted_words, words
 from tests.servers.slack_server import SlackServer

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import SystemClock
-from bot.render.messages import RESULT_EVENT
+from bot.render.results import RESULT_EVENT
 from tests.harness import wait_for
 from tests.servers.codegen_fixtures import make_codegen_server
 from tests.servers.codegen_server import CodegenServer

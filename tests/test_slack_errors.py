@@ -17,9 +17,10 @@ from bot.jobs import Runner
 from bot.render.messages import SlackMessage
 from bot.replies import reply_kinds
 from bot.repos import RepoDirectory
+from bot.slack_calls import make_web_client
 from bot.slack_errors import GONE, SlackErrorClass, classify_slack_error
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from storage.records import JobStatus, RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock

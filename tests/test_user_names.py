@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from slack_sdk import WebClient
 
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from bot.user_names import MISS_TTL_SECONDS, NAME_TTL_SECONDS, LookupDeferred, UserNames, display_name
 from tests.fakeclock import FakeClock
 from tests.servers.slack_fixtures import ALICE, BOB

@@ -1,6 +1,6 @@
 """The Codegen API client: typed models, typed errors, shared rate limiters and the calls."""
 
-from bot.codegen.client import IDEMPOTENCY_KEY, CodegenClient
+from bot.codegen.client import CodegenClient
 from bot.codegen.errors import (
     AccessDenied,
     CodegenError,
@@ -33,6 +33,7 @@ from bot.codegen.models import (
 )
 from bot.codegen.pr_calls import PR_FLAGS, PullRequestNotFound
 from bot.codegen.pr_models import EditPRResult, PRState, SetupCommands
+from bot.codegen.run_calls import IDEMPOTENCY_KEY
 
 __all__ = [
     "FINISHED_STATUSES",

@@ -7,13 +7,14 @@ from typing import Any
 from bot.render.cards import OPEN_RUN
 from bot.render.limits import SECTION_TEXT_MAX, truncate
 from bot.render.messages import (
-    _label,
-    _linkable,
-    _pr_line,
-    _run_link,
     format_duration,
+    linkable,
+    pr_line,
     prompt_excerpt,
+    run_link,
+    section_block,
     status_emoji,
+    status_label,
 )
 from bot.render.modals import MODEL_NAME_MAX, repo_option
 from bot.render.mrkdwn import escape_mrkdwn
@@ -37,7 +38,7 @@ def home_view(runs: list[RunRecord], prefs: UserPrefs, now: float) -> dict[str, 
     blocks: list[dict[str, Any]] = [_header("Your Codegen runs")]
     if not runs:
         blocks.append(
-            _section(
+            section_block(
                 "No runs yet. Start one with `/codegen &lt;prompt&gt;`, by mentioning the bot,"
                 " or in a direct message to it."
             )
@@ -48,7 +49,7 @@ def home_view(runs: list[RunRecord], prefs: UserPrefs, now: float) -> dict[str, 
 
 
 def _run_block(run: RunRecord, now: float) -> dict[str, Any]:
-    facts = [f"{status_emoji(run.status)} *{_run_link(run)}*", _label(run.status)]
+    facts = [f"{status_emoji(run.status)} *{run_link(run)}*", status_label(run.status)]
     if run.repo:
         facts.append(escape_mrkdwn(truncate(run.repo, 100)))
     if run.created_at > 0:
@@ -57,9 +58,9 @@ def _run_block(run: RunRecord, now: float) -> dict[str, Any]:
     excerpt = prompt_excerpt(run.prompt, _EXCERPT_CHARS)
     if excerpt:
         lines.append(f"> {excerpt}")
-    lines.extend(_pr_line(pr, index) for index, pr in enumerate(run.pull_requests))
-    block = _section(truncate("\n".join(lines), SECTION_TEXT_MAX))
-    if _linkable(run.web_url):
+    lines.extend(pr_line(pr, index) for index, pr in enumerate(run.pull_requests))
+    block = section_block(truncate("\n".join(lines), SECTION_TEXT_MAX))
+    if linkable(run.web_url):
         block["accessory"] = {
             "type": "button",
             "text": {"type": "plain_text", "text": "Open in Codegen", "emoji": True},
@@ -128,7 +129,3 @@ def _preference_blocks(prefs: UserPrefs) -> list[dict[str, Any]]:
 
 def _header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
