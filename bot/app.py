@@ -214,15 +214,17 @@ class Bot:
         self._file_lock.release()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Each dependency's state, and whether all are fine (see bot.health.health_report). While
-        Codegen's last answer refused the token, a `probe` job asks again (at most every
-        PROBE_SECONDS), so a refusal that has passed does not keep the bot unhealthy while idle."""
+        """Each dependency's state, and whether all are fine (see bot.health.health_report), and
+        whether this process leads (runs the background work; one replica does). While Codegen's
+        last answer refused the token, a `probe` job asks again (at most every PROBE_SECONDS), so a
+        refusal that has passed does not keep the bot unhealthy while idle."""
         now = self.clock.now()
         if self.codegen_health.auth_error and now - self._probed_at >= PROBE_SECONDS:
             self._probed_at = now
             self.store.arm_job(PROBE, PROBE, now=now, priority=PRIORITY[PROBE])
             self.runner.wake()
-        return health_report(self.store.health(), self.slack.health.auth_error, self.codegen_health)
+        healthy, state = health_report(self.store.health(), self.slack.health.auth_error, self.codegen_health)
+        return healthy, {**state, "leader": self.leadership.leading}
 
 
 def build_bolt_app(settings: Settings, bot: Bot) -> App:

@@ -41,6 +41,7 @@ def test_healthy_bot_reports_each_dependency_and_logs_one_startup_line(
         "slack": "ok",
         "codegen": "ok",
         "codegen_last_ok_seconds_ago": answer.json()["codegen_last_ok_seconds_ago"],
+        "leader": True,  # the only process on its SQLite file
     }
     startup = [line for line in bot.output().splitlines() if " started: " in line]
     assert len(startup) == 1

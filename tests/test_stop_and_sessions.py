@@ -11,8 +11,9 @@ import pytest
 from bot.jobs import Runner
 from bot.render.controls import STOP, STOP_PROMPT
 from bot.sessions import session_kind
+from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
-from bot.slack_out import SlackOut, make_web_client
+from bot.slack_out import SlackOut
 from storage.records import RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
