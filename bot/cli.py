@@ -21,6 +21,7 @@ from bot import jobs_cli
 from bot.codegen import CodegenError
 from bot.config import WHERE_TO_GET, Settings, SettingsError, load_settings
 from bot.redact import configure_logging
+from storage.dialect import describe_database, is_postgresql_url
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -171,7 +172,8 @@ def startup_line(settings: Settings, host: str, port: int) -> str:
     """What an operator wants to see once at start: version, mode, database, Codegen org, address."""
     mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
     routes = "/healthz, /metrics" if settings.socket_mode else "/slack/events, /healthz, /metrics"
-    database = os.path.abspath(settings.codegen_slack_db)
+    target = settings.codegen_slack_db
+    database = describe_database(target) if is_postgresql_url(target) else os.path.abspath(target)
     return (
         f"codegen-slack {app_version()} started: {mode}, database {database}, "
         f"Codegen org {settings.codegen_org_id} at {settings.codegen_api_base_url}, "
