@@ -17,11 +17,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class BotProcess(SubprocessApp):
     """The bot in its own process (tests.subprocess_app), with its CPU time and peak memory."""
 
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
     def cpu_seconds(self) -> float:
         """User plus system CPU time the process has used so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
