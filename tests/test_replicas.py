@@ -47,6 +47,7 @@ FINISHES = FOLLOW_UPS + 1
 START_EVERY_SECONDS = 1.5
 KILLS = 8
 CREATES_PER_MINUTE = 10  # Codegen's limit, kept by the test server
+ANSWER_DELAY_SECONDS = 0.5
 GENERAL, ALICE, BOB, BOT = "C0GENERAL", "U0ALICE", "U0BOB", "UBOT"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -276,6 +277,8 @@ def test_replicas_killed_one_at_a_time_lose_and_repeat_nothing(
     replicas: tuple[list[SubprocessApp], str], slack_server: SlackServer, codegen: CodegenServer
 ) -> None:
     apps, url = replicas
+    for call in ("create_run", "resume_run"):  # done at once, answered later: a kill may fall between
+        codegen.delay_next(1_000, ANSWER_DELAY_SECONDS, path=call)
     balancer = Replicas(apps)
     workload = Workload(balancer, slack_server, codegen)
     killer = Killer(apps, url)
