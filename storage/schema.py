@@ -68,7 +68,15 @@ def _v6(tx: Tx) -> None:
     tx.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6]  # version BASELINE_VERSION + 1 onwards
+def _v7(tx: Tx) -> None:
+    """Rate-limit slots that every replica's calls count against together (storage/slots.py)."""
+    tx.execute(
+        tx.dialect.ddl("CREATE TABLE rate_slots (id {serial_pk}, name TEXT NOT NULL, at {real} NOT NULL)")
+    )
+    tx.execute("CREATE INDEX rate_slots_name_at ON rate_slots (name, at)")
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7]  # version BASELINE_VERSION + 1 onwards
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 
