@@ -7,8 +7,12 @@ real limit of 10 a minute, so nearly every request has to wait in the queue. Pri
 (request sent -> HTTP answer) p50 / p99 / max, then checks, in the bot's database (read-only) and in
 the Codegen test server, that every request became exactly one queued or created run.
 
+With `--replicas K` the bot runs as K processes on one PostgreSQL database (`--db URL`, or a
+throwaway server) and the requests go to them in turn, as a load balancer spreads them.
+
     python -m bench.ack                             # 1,000 requests at 100/s
     python -m bench.ack --requests 300 --drain 10   # quick
+    python -m bench.ack --replicas 3                # spread over three replicas on PostgreSQL
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
-import sqlite3
 import tempfile
 import threading
 import time
@@ -26,12 +29,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.proc import BotProcess, bot_settings, cpu_ticks, steal_since
+from bench.databases import add_arguments, bench_server, case_database, check_arguments, query
+from bench.proc import BotReplicas, bot_settings, cpu_ticks, steal_since
 from bench.stats import percentile
 from tests.harness import AppUnderTest
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
-from tests.subprocess_app import free_port
 
 CHANNELS = [f"C0LOAD{n:02d}" for n in range(20)]
 USERS = [f"U0LOAD{n:03d}" for n in range(100)]
@@ -98,14 +101,16 @@ class Load:
         }
         return f"message:{dm}:{ts}", sender.event(event, event_id=f"EvLoad{i}")
 
-    def run(self, url: str) -> None:
-        """Send every request on schedule from a few threads; record latency and lateness."""
+    def run(self, urls: list[str]) -> None:
+        """Send every request on schedule from a few threads, request i to `urls[i % len(urls)]`;
+        record latency and lateness."""
         numbers = itertools.count()
         start = time.perf_counter() + 0.5
 
         def work() -> None:
-            sender = Sender(url)
+            senders = [Sender(url) for url in urls]
             while (i := next(numbers)) < self.total:
+                sender = senders[i % len(senders)]
                 due = start + i / self.rate
                 time.sleep(max(0.0, due - time.perf_counter()))
                 sent = time.perf_counter()
@@ -121,7 +126,8 @@ class Load:
                     self.late.append(sent - due)
                     if outcome:
                         self.failures[outcome] += 1
-            sender.http.close()
+            for sender in senders:
+                sender.http.close()
 
         threads = [threading.Thread(target=work, name=f"sender-{n}") for n in range(SENDERS)]
         for thread in threads:
@@ -144,14 +150,13 @@ def start_slack() -> SlackServer:
     return slack
 
 
-def check_database(db: Path, keys: list[str], codegen: CodegenServer) -> list[str]:
+def check_database(db: str, keys: list[str], codegen: CodegenServer) -> list[str]:
     """Each sent request recorded once, queued or made into exactly one run; returns the findings."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT key, state, run_id FROM requests WHERE kind = 'create'").fetchall()
-        shown = conn.execute(
-            "SELECT COUNT(*) FROM requests WHERE kind = 'create' AND state = 'pending'"
-            " AND status_ts IS NOT NULL"
-        ).fetchone()[0]
+    rows = query(db, "SELECT key, state, run_id FROM requests WHERE kind = 'create'")
+    shown = query(
+        db,
+        "SELECT COUNT(*) FROM requests WHERE kind = 'create' AND state = 'pending' AND status_ts IS NOT NULL",
+    )[0][0]
     states = Counter(state for _, state, _ in rows)
     recorded = Counter(key for key, _, _ in rows)
     run_ids = [run_id for _, state, run_id in rows if state == "done"]
@@ -180,25 +185,31 @@ def main() -> None:
     parser.add_argument(
         "--drain", type=float, default=30.0, help="seconds to let the bot work after the load"
     )
+    add_arguments(parser)
     args = parser.parse_args()
+    check_arguments(parser, args)
     workdir = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    db = workdir / "bot.db"
+    with bench_server(args.db, args.replicas) as server, case_database(server, workdir) as db:
+        measure(args, workdir, db)
+
+
+def measure(args: argparse.Namespace, workdir: Path, db: str) -> None:
+    """Start the bot's replicas on `db`, send the load, print the figures."""
     codegen = CodegenServer(validate=False).start()
     codegen.delay_next(10 * args.requests, CREATE_SECONDS, path="create_run")
     slack = start_slack()
-    port = free_port()
     settings = bot_settings(codegen, slack, db)
-    bot = BotProcess(settings, workdir, port)
-    bot.start(timeout=60)
+    bot = BotReplicas(settings, workdir, args.replicas).start(timeout=60)
     try:
-        warm = Sender(bot.url)
-        warm.command("help")  # the first request also looks up who the bot is
-        warm.http.close()
+        for url in bot.urls:
+            warm = Sender(url)
+            warm.command("help")  # the first request also looks up who the bot is
+            warm.http.close()
         load = Load(args.requests, args.rate, slack.bot_user_id)
         load.write_messages(slack)
         started, ticks = time.perf_counter(), cpu_ticks()
         gc.disable()  # this process's own collection pauses are not the bot's latency
-        load.run(bot.url)
+        load.run(bot.urls)
         gc.enable()
         took, steal = time.perf_counter() - started - 0.5, steal_since(ticks)
         time.sleep(args.drain)
@@ -224,7 +235,8 @@ def main() -> None:
     )
     slack_calls = Counter(c.method for c in slack.calls)
     print(f"Slack calls: {dict(slack_calls)}, 429s: {sum(c.error == 'ratelimited' for c in slack.calls)}")
-    print(f"bot CPU {cpu:.1f} s, peak RSS {peak:.0f} MB")
+    each = ", ".join(f"{mb:.0f}" for mb in peak)
+    print(f"bot CPU {cpu:.1f} s ({args.replicas} replica(s) together), peak RSS MB per replica: {each}")
 
 
 if __name__ == "__main__":

@@ -9,18 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from tests.subprocess_app import SubprocessApp, bot_env
+from tests.subprocess_app import SubprocessApp, bot_env, free_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BotProcess(SubprocessApp):
     """The bot in its own process (tests.subprocess_app), with its CPU time and peak memory."""
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the process has used so far."""
@@ -33,6 +28,41 @@ class BotProcess(SubprocessApp):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+
+class BotReplicas:
+    """`count` bot processes sharing one database, each on its own port, logging in its own folder
+    under `workdir` (`workdir` itself for one)."""
+
+    def __init__(self, settings: dict[str, str], workdir: Path, count: int, module: str = "bot.cli") -> None:
+        folders = [workdir] if count == 1 else [workdir / f"replica-{n}" for n in range(count)]
+        for folder in folders:
+            folder.mkdir(exist_ok=True)
+        self.bots = [BotProcess(settings, folder, free_port(), module=module) for folder in folders]
+
+    @property
+    def urls(self) -> list[str]:
+        return [bot.url for bot in self.bots]
+
+    def start(self, timeout: float) -> BotReplicas:
+        """Start every process at once, then wait until each answers."""
+        for bot in self.bots:
+            bot.spawn()
+        for bot in self.bots:
+            bot.wait_ready(timeout)
+        return self
+
+    def cpu_seconds(self) -> float:
+        """CPU time of all processes together."""
+        return sum(bot.cpu_seconds() for bot in self.bots)
+
+    def peak_rss_mb(self) -> list[float]:
+        """Each process's peak resident memory."""
+        return [bot.peak_rss_mb() for bot in self.bots]
+
+    def stop(self) -> None:
+        for bot in self.bots:
+            bot.stop()
 
 
 def bot_settings(codegen: Any, slack: Any, db: Path) -> dict[str, str]:

@@ -14,8 +14,13 @@ per second while watching N unchanged runs, per second idle after all finished) 
 the floor: one full sweep of N runs takes at least ceil(N/100) list calls at the watcher's share of
 the standard limit.
 
+With `--replicas K` (K > 1) the bot runs as K processes on one PostgreSQL database (`--db URL`, or
+a throwaway server); each case then gets a new schema holding the same stored threads, and the
+naive baseline, a single process, is left out.
+
     python -m bench.watch                        # N = 10, 100, 300, 1000 over 180 s: about an hour
     python -m bench.watch --n 100 --window 60    # one quick case
+    python -m bench.watch --n 300 --replicas 3   # three replicas on a throwaway PostgreSQL
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import json
 import math
 import random
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -35,14 +39,15 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 
-from bench.proc import BotProcess, bot_settings
+from bench.databases import add_arguments, bench_server, case_database, check_arguments, query
+from bench.proc import BotReplicas, bot_settings
 from bench.stats import percentile, spread, table
 from bot.config import Settings
+from storage.dialect import is_postgresql_url
 from storage.records import RunRecord
 from storage.store import Store
 from tests.servers.codegen_server import FIRST_RUN_ID, CodegenServer
 from tests.servers.slack_server import SlackServer
-from tests.subprocess_app import free_port
 
 CHANNELS = [f"C0BENCH{n:02d}" for n in range(20)]
 USERS = [f"U0BENCH{n:03d}" for n in range(50)]
@@ -56,6 +61,7 @@ class Outcome:
 
     variant: str
     n: int
+    database: str  # "sqlite", or "postgresql x K" (K replicas)
     posted: list[float]  # run finished in Codegen -> result posted in its thread, seconds
     seen: list[float]  # run finished in Codegen -> the bot recorded it, seconds
     unannounced: int
@@ -64,10 +70,10 @@ class Outcome:
     codegen_429: int
     slack_methods: dict[str, int]  # the bot's calls (not the seeding)
     slack_429: int
-    cpu_seconds: float
+    cpu_seconds: float  # of all replicas together, as are the two below
     cpu_watching: float  # CPU seconds per second while N runs work and nothing changes
     cpu_idle: float  # CPU seconds per second once every run has finished
-    peak_rss_mb: float
+    peak_rss_mb: float  # of the replica that used the most
 
 
 def floor_seconds(n: int, share: float) -> float:
@@ -110,12 +116,12 @@ def start_slack() -> SlackServer:
     return slack
 
 
-def seed(codegen: CodegenServer, slack: SlackServer, db: Path, n: int) -> dict[str, int]:
+def seed(codegen: CodegenServer, slack: SlackServer, db: str, n: int) -> dict[str, int]:
     """N working runs in Codegen, as status messages in Slack and in the bot's database; returns
     thread ts -> run id."""
     web = WebClient(token=slack.bot_token, base_url=slack.api_url)
     slack.rate_limits_enabled = False
-    store = Store(str(db))
+    store = Store(db)
     threads = {}
     now = time.time()
     for i in range(n):
@@ -178,30 +184,28 @@ def first_thread_posts(slack: SlackServer, threads: dict[str, int]) -> dict[int,
     return posted
 
 
-def recorded_finishes(db: Path) -> dict[int, float]:
+def recorded_finishes(db: str) -> dict[int, float]:
     """Run id -> when the bot recorded the run as finished (read-only)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT run_id, finished_at FROM runs WHERE run_id >= ? AND finished_at IS NOT NULL",
-            (FIRST_RUN_ID,),
-        )
-        return dict(rows.fetchall())
+    sql = "SELECT run_id, finished_at FROM runs WHERE run_id >= ? AND finished_at IS NOT NULL"
+    return dict(query(db, sql, (FIRST_RUN_ID,)))
 
 
-def run_case(variant: str, n: int, args: argparse.Namespace, template: Path) -> Outcome:
+def run_case(variant: str, n: int, args: argparse.Namespace, template: Path, server: str | None) -> Outcome:
     """Seed, start the bot, finish the runs over the window, wait for every announcement, measure."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-watch-{variant}-{n}-"))
-    db = workdir / "bot.db"
-    shutil.copy(template, db)
+    with case_database(server, workdir, template) as db:
+        return measure(variant, n, args, workdir, db)
+
+
+def measure(variant: str, n: int, args: argparse.Namespace, workdir: Path, db: str) -> Outcome:
+    """One case on its database `db` (seeded here): the figures of `Outcome`."""
     codegen = CodegenServer(validate=False).start()
     slack = start_slack()
     threads = seed(codegen, slack, db, n)
     seeding_calls = len(slack.calls)
     settings = bot_settings(codegen, slack, db)
-    port = free_port()
     module = "bench.naive" if variant == "naive" else "bot.cli"
-    bot = BotProcess(settings, workdir, port, module=module)
-    bot.start(timeout=60)
+    bot = BotReplicas(settings, workdir, args.replicas, module=module).start(timeout=60)
     try:
         time.sleep(WARM_UP_SECONDS)
         before = bot.cpu_seconds()
@@ -228,6 +232,7 @@ def run_case(variant: str, n: int, args: argparse.Namespace, template: Path) -> 
     outcome = Outcome(
         variant=variant,
         n=n,
+        database=f"postgresql x {args.replicas}" if is_postgresql_url(db) else "sqlite",
         posted=[posted[r] - finished[r] for r in posted if r in finished],
         seen=[recorded[r] - finished[r] for r in recorded if r in finished],
         unannounced=n - len(posted),
@@ -239,10 +244,10 @@ def run_case(variant: str, n: int, args: argparse.Namespace, template: Path) -> 
         cpu_seconds=cpu_total,
         cpu_watching=cpu_watching,
         cpu_idle=cpu_idle,
-        peak_rss_mb=peak,
+        peak_rss_mb=max(peak),
     )
     if args.keep:
-        print(f"N={n} {variant}: the bot's log and database are in {workdir}", flush=True)
+        print(f"N={n} {variant}: the bots' logs (and a SQLite database) are in {workdir}", flush=True)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return outcome
@@ -253,6 +258,7 @@ def report(outcomes: list[Outcome], share: float) -> str:
         [
             "N",
             "bot",
+            "database",
             "floor s",
             "target p95 s",
             "posted p50/p95/max s",
@@ -276,6 +282,7 @@ def report(outcomes: list[Outcome], share: float) -> str:
             [
                 str(o.n),
                 o.variant,
+                o.database,
                 f"{floor:.2f}",
                 f"{1.5 * floor + 1:.2f}",
                 spread(o.posted),
@@ -314,13 +321,21 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=180.0, help="seconds over which the runs finish")
     parser.add_argument("--stored", type=int, default=100_000, help="old finished runs in the database")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of each CPU measurement")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the naive baseline (always, with --replicas)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep each bot's log and database")
+    add_arguments(parser)
     args = parser.parse_args()
+    check_arguments(parser, args)
     share = Settings.model_fields["codegen_slack_watcher_share"].default
-    with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
+    alone = args.no_baseline or args.replicas > 1
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp,
+        bench_server(args.db, args.replicas) as server,
+    ):
         template = Path(tmp) / "template.db"
         started = time.time()
         build_template(template, args.stored)
@@ -329,9 +344,9 @@ def main() -> None:
         )
         outcomes = []
         for n in args.n:
-            for variant in ("watcher",) if args.no_baseline else ("watcher", "naive"):
+            for variant in ("watcher",) if alone else ("watcher", "naive"):
                 started = time.time()
-                outcomes.append(run_case(variant, n, args, template))
+                outcomes.append(run_case(variant, n, args, template, server))
                 print(f"N={n} {variant}: done in {time.time() - started:.0f} s", flush=True)
     print()
     print(report(outcomes, share))

@@ -22,10 +22,11 @@ from bot.loop import Worker
 from bot.membership import requester_check
 from bot.metrics import Metrics
 from bot.repos import RepoDirectory
+from bot.shared_limit import SharedWindow
 from bot.slack_calls import make_web_client
-from bot.slack_limits import SlackLimits
+from bot.slack_limits import METHOD_LIMITS, PER_MINUTE, SlackLimits
 from bot.slack_out import SlackOut
-from bot.user_names import UserNames
+from bot.user_names import USERS_INFO, UserNames
 from bot.watcher import Watcher
 from handlers import (
     access,
@@ -77,7 +78,7 @@ class Bot:
             on_call=self.codegen_health.observe,
         )
         self.web = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=SlackLimits(self.clock))
+        self.slack = SlackOut(self.web, on_call=self.metrics.slack_call, limits=self._slack_limits())
         self.repos = RepoDirectory(self.codegen, self.clock)
         self.members = UserNames(self.slack, self.clock)  # one users.info cache: names and who may ask
         self.owner = process_name()
@@ -139,6 +140,14 @@ class Bot:
             max_repos_per_prompt=settings.codegen_slack_max_repos_per_prompt,
         )
         self.bolt = build_bolt_app(settings, self)
+
+    def _slack_limits(self) -> SlackLimits:
+        """Slack's limits on our side; users.info, called by every replica before its ack (who is
+        asking), is counted in the database when replicas share one (see bot/shared_limit.py)."""
+        if self.store.dialect is SQLITE:
+            return SlackLimits(self.clock)
+        users_info = SharedWindow(self.store, USERS_INFO, METHOD_LIMITS[USERS_INFO], PER_MINUTE, self.clock)
+        return SlackLimits(self.clock, shared={USERS_INFO: users_info})
 
     def _wake(self) -> None:
         self.runner.wake()

@@ -23,6 +23,7 @@ from bot.codegen import CodegenError
 from bot.config import Settings, load_settings
 from bot.redact import configure_logging
 from bot.settings_errors import WHERE_TO_GET, SettingsError
+from storage.dialect import describe_database, is_postgresql_url
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -199,7 +200,8 @@ def startup_line(settings: Settings, host: str, port: int) -> str:
     metrics = settings.codegen_slack_metrics_address
     protected = " with its bearer token" if settings.codegen_slack_metrics_token else ""
     elsewhere = f", /metrics{protected} on http://{metrics}" if metrics else ""
-    database = os.path.abspath(settings.codegen_slack_db)
+    target = settings.codegen_slack_db
+    database = describe_database(target) if is_postgresql_url(target) else os.path.abspath(target)
     return (
         f"codegen-slack {app_version()} started: {mode}, database {database}, "
         f"Codegen org {settings.codegen_org_id} at {settings.codegen_api_base_url}, "

@@ -11,9 +11,11 @@ messages) never holds up another (posting results).
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from bot.clock import Clock
 from bot.codegen.limiter import SlidingWindowLimiter
+from bot.shared_limit import SharedWindow
 
 PER_MINUTE = 60.0
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
@@ -39,18 +41,29 @@ POSTS_PER_CHANNEL, POST_WINDOW = 10, 10.0  # one a second, bursts of ten
 
 
 class SlackLimits:
-    """One sliding window per rate-limited method, and one per channel for posts; thread-safe."""
+    """One sliding window per rate-limited method, and one per channel for posts; thread-safe. The
+    methods in `shared` count against windows kept in the database for all replicas instead."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, shared: Mapping[str, SharedWindow] | None = None) -> None:
         self._clock = clock
-        self._methods = {m: SlidingWindowLimiter(n, PER_MINUTE, clock) for m, n in METHOD_LIMITS.items()}
+        self._shared = dict(shared or {})
+        self._methods = {
+            m: SlidingWindowLimiter(n, PER_MINUTE, clock)
+            for m, n in METHOD_LIMITS.items()
+            if m not in self._shared
+        }
         self._channels: dict[str, SlidingWindowLimiter] = {}
         self._lock = threading.Lock()
 
-    def limiter(self, method: str, channel: str | None = None) -> SlidingWindowLimiter | None:
+    def limiter(self, method: str, channel: str | None = None) -> SlidingWindowLimiter | SharedWindow | None:
         """The limiter a call of `method` (in `channel`) counts against, if Slack limits it."""
+        if method in self._shared:
+            return self._shared[method]
         if method != POST:
             return self._methods.get(method)
+        return self._channel(channel)
+
+    def _channel(self, channel: str | None) -> SlidingWindowLimiter:
         with self._lock:
             found = self._channels.get(channel or "")
             if found is None:
@@ -60,7 +73,7 @@ class SlackLimits:
             return found
 
     def windows(self) -> dict[str, SlidingWindowLimiter]:
-        """Each limiter by method, and by "chat.postMessage:" + channel for posts."""
+        """Each limiter kept in memory by method, and by "chat.postMessage:" + channel for posts."""
         with self._lock:
             channels = {f"{POST}:{channel}": limiter for channel, limiter in self._channels.items()}
         return {**self._methods, **channels}
@@ -68,7 +81,9 @@ class SlackLimits:
     def window(self, name: str) -> SlidingWindowLimiter | None:
         """The limiter `windows()` lists as `name` (made for a channel not posted to yet)."""
         method, _, channel = name.partition(":")
-        return self.limiter(method, channel) if method == POST else self._methods.get(method)
+        if method == POST:
+            return self._channel(channel)
+        return self._methods.get(method)
 
     def wait_time(self, method: str, channel: str | None = None, share: float = 1.0) -> float:
         """Seconds until a call of `method` (in `channel`) fits in `share` of its limit."""

@@ -13,7 +13,7 @@ from storage.database import StoreBase
 from storage.tx import Tx
 
 BATCH_ROWS = 500
-NOT_COPIED = frozenset({"leases", "schema_version"})
+NOT_COPIED = frozenset({"leases", "schema_version", "rate_slots"})  # taken afresh by the next bot
 
 
 @dataclass(frozen=True)

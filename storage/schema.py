@@ -145,8 +145,16 @@ def _v11(tx: Tx) -> None:
         tx.execute(tx.dialect.ddl(statement))
 
 
+def _v12(tx: Tx) -> None:
+    """Rate-limit slots that every replica's calls count against together (storage/slots.py)."""
+    tx.execute(
+        tx.dialect.ddl("CREATE TABLE rate_slots (id {serial_pk}, name TEXT NOT NULL, at {real} NOT NULL)")
+    )
+    tx.execute("CREATE INDEX rate_slots_name_at ON rate_slots (name, at)")
+
+
 # Version BASELINE_VERSION + 1 onwards.
-MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9, _v10, _v11]
+MIGRATIONS: list[Callable[[Tx], None]] = [_v6, _v7, _v8, _v9, _v10, _v11, _v12]
 LATEST_VERSION = BASELINE_VERSION + len(MIGRATIONS)
 
 

@@ -17,6 +17,7 @@ from storage.requests import CapReached, RequestStore
 from storage.runs import RunStore
 from storage.schedules import ScheduleStore
 from storage.settings import SettingsStore
+from storage.slots import SlotStore
 from storage.watches import WatchStore
 
 __all__ = ["RESUMED_STEP", "CapReached", "StorageError", "Store"]
@@ -38,7 +39,8 @@ class Store(
     PullRequestStore,
     AgentTypeStore,
     PromptGroupStore,
+    SlotStore,
 ):
     """Threads ↔ runs, run state, requests and their jobs, settings, leases, the audit trail,
-    follow-up controls, watch rules, schedules, pull-request actions, prompt groups and agent types,
-    in one SQLite file or PostgreSQL database."""
+    follow-up controls, watch rules, schedules, pull-request actions, prompt groups, agent types
+    and shared rate-limit slots, in one SQLite file or PostgreSQL database."""

@@ -101,6 +101,11 @@ class SubprocessApp:
         self._events = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running (or last) process; None before the first start."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 20.0) -> SubprocessApp:
         """Start `serve` and wait until /healthz answers."""
         return self.spawn().wait_ready(timeout)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import AppUnderTest, sign, wait_for
+from bot.cli import startup_line
+from tests.harness import AppUnderTest, make_settings, sign, wait_for
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
 from tests.subprocess_app import SubprocessApp, bot_env
@@ -50,6 +51,15 @@ def test_healthy_bot_reports_each_dependency_and_logs_one_startup_line(
         f"Codegen org {codegen_api.org_id} at {codegen_api.url}, "
         f"listening on http://127.0.0.1:{bot.port} (/slack/events, /healthz, /metrics)"
     ) in startup[0]
+
+
+def test_startup_line_names_a_postgresql_database_without_its_password(
+    codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    url = "postgresql://bot:s3cret-pw@db.example:5432/codegen"
+    line = startup_line(make_settings(codegen_api, slack_server, url), "127.0.0.1", 3000)
+    assert "database postgresql://bot@db.example:5432/codegen," in line
+    assert "s3cret-pw" not in line
 
 
 def unhealthy(bot: SubprocessApp | AppUnderTest) -> dict:

@@ -162,6 +162,17 @@ def test_work_cut_off_by_a_crash_is_taken_again(store: Store) -> None:
     assert not store.finish(claimed, JobStatus.DONE, now=clock.now(), owner="old")  # too late: not its job
 
 
+def test_a_process_that_does_not_lead_runs_nothing_and_waits_until_it_leads(store: Store) -> None:
+    clock, done, leading = FakeClock(), [], [False]
+    runner = Runner(store, clock, [JobKind("work", recording(done))], leading=lambda: leading[0])
+    store.arm_job("work", "work:1", now=clock.now())
+    assert runner.drain() is None  # a due job is the leader's: nothing to wait for but being woken
+    assert done == []
+    leading[0] = True  # it became leader (Bot._lead wakes the runner)
+    assert runner.drain() is None
+    assert done == ["work:1"]
+
+
 def test_rearming_a_running_job_runs_it_again_after(store: Store) -> None:
     clock, runs = FakeClock(), []
 

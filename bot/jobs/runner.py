@@ -145,7 +145,9 @@ class Runner:
 
     def next_wait(self) -> float | None:
         """Seconds until a job may be claimable (a due time, a gate or a block passing); None when no
-        job is waiting at all."""
+        job is waiting at all, or this process does not lead (it is woken when it starts to)."""
+        if not self._leading():
+            return None
         now = self._clock.now()
         kinds, blocked = self._open_kinds(now)
         waits: list[float] = []
