@@ -32,7 +32,8 @@ import pytest
 from bot.clock import SystemClock
 from bot.codegen import IDEMPOTENCY_KEY
 from bot.leader import LEADER
-from bot.render.messages import RESULT_EVENT, STATUS_EVENT
+from bot.render.results import RESULT_EVENT
+from bot.render.status_card import STATUS_EVENT
 from tests.harness import AppUnderTest, sign
 from tests.postgres import empty_schema
 from tests.servers.codegen_fixtures import make_codegen_server
