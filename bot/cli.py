@@ -73,7 +73,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the chosen command; returns the exit status."""
+    """Parse arguments and run the chosen command; returns the exit status (130 for Ctrl-C before
+    `serve` listens for it)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("codegen-slack: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -115,6 +124,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     try:
         bot = Bot(settings)
     except StorageError as exc:
+        if exc.unreachable:  # not a settings error: systemd and compose restart it (exit status 1)
+            print(f"codegen-slack cannot start now: CODEGEN_SLACK_DB: {exc}", file=sys.stderr)
+            return 1
         return _fail(f"CODEGEN_SLACK_DB: {exc}")
     try:
         bot.hold_database()
@@ -123,19 +135,20 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         return _fail(f"CODEGEN_SLACK_DB: {exc}")
     try:
         server = http_server(bot, host, port)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: waitress, for a host it cannot resolve
         bot.store.close()
+        reason = getattr(exc, "strerror", None) or exc
         return _fail(
-            f"PORT {port} on {host} cannot be used ({exc.strerror or exc}) — {WHERE_TO_GET['PORT']}, "
-            "set with PORT or --port"
+            f"PORT {port} on {host} cannot be used ({reason}) — {WHERE_TO_GET['PORT']},"
+            " set with PORT or --port"
         )
     try:
         metrics = metrics_server(bot)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         server.close()
         bot.store.close()
         address = f"CODEGEN_SLACK_METRICS_ADDRESS {settings.codegen_slack_metrics_address}"
-        return _fail(f"{address} cannot be used ({exc.strerror or exc})")
+        return _fail(f"{address} cannot be used ({getattr(exc, 'strerror', None) or exc})")
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

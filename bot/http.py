@@ -3,6 +3,7 @@ check and metrics, as one WSGI app."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
 from waitress import create_server, wasyncore
+from waitress.channel import HTTPChannel
 
 from bot.slack_request import MalformedRequest, check_shape
 
@@ -29,6 +31,8 @@ MAX_CLOCK_SKEW_SECONDS = 5 * 60
 # How often waitress's loop wakes up on its own: closing the server waits for this at most.
 # Whole seconds: waitress reads it with int(), so a fraction becomes 0, a loop that never sleeps.
 LOOP_WAKE_SECONDS = 1
+DRAIN_SECONDS = 5.0  # at a stop, how long requests already received may take to be answered (Slack waits 3 s)
+DRAIN_POLL_SECONDS = 0.02
 SIGNATURE_WARNING_SECONDS = 60.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -236,13 +240,32 @@ class HttpServer:
                 raise
 
     def close(self) -> None:
-        """Stop accepting requests, finish the ones in flight, close every connection."""
+        """Stop accepting connections, answer every request already received (up to DRAIN_SECONDS),
+        then close every connection. A request Slack sent before the stop is answered: Slack does
+        not retry slash commands, and an event recorded without its answer would come again."""
         self._closing = True
-        # The loop's own thread closes everything (listener, keep-alive connections, trigger), woken at
-        # once by the trigger, so closing never waits for the loop's timeout.
+        if self._thread.ident is None:  # never started (another setting stopped the start)
+            self._server.close()  # type: ignore[union-attr]
+            self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+            return
+        with contextlib.suppress(OSError):  # the listener only, in the loop's thread: requests stay
+            self._server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(self._server))  # type: ignore[union-attr]
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self._serving() and time.monotonic() < deadline:
+            time.sleep(DRAIN_POLL_SECONDS)
+        # The loop's own thread closes everything (keep-alive connections, trigger), woken at once by
+        # the trigger, so closing never waits for the loop's timeout.
         try:
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))  # type: ignore[union-attr]
         except OSError:  # the trigger is closed: the loop has ended already, so close what is left here
             wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
-        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]  # lets requests in flight finish
+        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         self._thread.join(5)
+
+    def _serving(self) -> bool:
+        """Whether a received request still waits for a thread, runs, or has its answer unsent."""
+        dispatcher = self._server.task_dispatcher  # type: ignore[union-attr]
+        if dispatcher.queue or dispatcher.active_count:
+            return True
+        channels = [c for c in list(self._server._map.values()) if isinstance(c, HTTPChannel)]  # type: ignore[union-attr]
+        return any(c.requests or getattr(c, "request", None) or c.total_outbufs_len for c in channels)

@@ -26,12 +26,18 @@ RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its 
 # hourly cap, insert-once keys, claiming a job) is correct on both backends without two versions.
 WRITE_LOCK = 0x636F_6465_6765_6E  # "codegen"
 WORK_CHANNEL = "codegen_slack_work"  # PostgreSQL NOTIFY channel: work was recorded for the leader
+CONNECT_TIMEOUT_SECONDS = 10
 POOL_MAX = 10  # connections per process; PostgreSQL's default max_connections (100) fits 9 replicas
 
 
 class StorageError(Exception):
     """The database could not be written or read (disk full, locked, unreachable); nothing was
-    half-written."""
+    half-written. `unreachable`: the PostgreSQL server could not be reached or refused the login, so
+    trying again later may succeed."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 DB_ERRORS = (sqlite3.Error, psycopg.Error)
@@ -70,6 +76,11 @@ class StoreBase:
                     check=ConnectionPool.check_connection,
                     open=False,
                 )
+                try:  # the server's own reason (refused, no such database, a wrong password), at once
+                    psycopg.connect(target, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
+                except psycopg.OperationalError as exc:
+                    reason = f"cannot reach the database {describe_database(target)}: {exc}"
+                    raise StorageError(reason.strip(), unreachable=True) from None
                 self._pool.open(wait=True, timeout=15.0)
                 with self._pool.connection() as conn:
                     conn.autocommit = True

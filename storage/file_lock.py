@@ -34,7 +34,8 @@ def hold_file_lock(path: str) -> FileLock:
     another process holds it."""
     if path == ":memory:":
         return FileLock(None)
-    fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    # The file's real path: two names of one file (a symlink, a relative path) take one lock.
+    fd = os.open(f"{os.path.realpath(path)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

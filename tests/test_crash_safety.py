@@ -456,3 +456,31 @@ def test_sigterm_lets_inflight_work_finish_and_exits_cleanly(
     store.close()
     assert run is not None and run.run_id == runs[0]["id"]
     assert "stopped" in bot.output()
+
+
+def test_sigterm_answers_every_request_it_already_received(
+    bot: SubprocessApp, codegen: CodegenServer, tmp_path: Path
+) -> None:
+    bot.start()
+    answers: list[int | str] = []
+
+    def send(n: int) -> None:
+        try:
+            answers.append(bot.command(f"task {n}", trigger_id=f"trigger-term-{n}").status_code)
+        except httpx.ConnectError:
+            answers.append("refused")  # came after the stop: refused at once, so the sender knows
+        except httpx.HTTPError as exc:
+            answers.append(type(exc).__name__)  # received, then dropped without an answer
+
+    senders = [threading.Thread(target=send, args=(n,)) for n in range(25)]
+    for sender in senders:
+        sender.start()
+    wait_for(lambda: len(answers) >= 5, what="the first answers")
+    assert bot.terminate(timeout=20) == 0
+    for sender in senders:
+        sender.join(10)
+    assert sorted(set(answers), key=str) in ([200], [200, "refused"]), answers
+    store = Store(str(tmp_path / "bot.db"))
+    waiting = store.count_pending().get("create", 0)  # recorded: they run at the next start
+    store.close()
+    assert len(codegen.runs()) + waiting == answers.count(200)  # each answered command, only those

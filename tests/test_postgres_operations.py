@@ -79,11 +79,12 @@ def test_a_second_serve_on_one_sqlite_file_is_refused(
     tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
     source = tmp_path / "bot.db"
+    Store(str(source)).close()
+    (tmp_path / "same-file.db").symlink_to(source)  # another name of the same file counts too
     serving = hold_file_lock(str(source))
     try:
-        result = run_cli(
-            ["serve", "--port", str(free_port())], bot_env(codegen_api, slack_server, source), tmp_path
-        )
+        env = bot_env(codegen_api, slack_server, tmp_path / "same-file.db")
+        result = run_cli(["serve", "--port", str(free_port())], env, tmp_path)
     finally:
         serving.release()
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -120,3 +121,29 @@ def test_connections_the_server_dropped_are_replaced_before_use(postgres: str) -
             assert store.channel_settings("C1").default_repo == "acme/api"
         finally:
             store.close()
+
+
+def test_serve_with_a_port_or_address_it_cannot_use_says_so(
+    tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    env = bot_env(codegen_api, slack_server, tmp_path / "bot.db")
+    bad_host = run_cli(["serve", "--host", "999.1.1.1", "--port", str(free_port())], env, tmp_path)
+    assert bad_host.returncode == 2 and "Traceback" not in bad_host.stderr
+    assert "cannot be used" in bad_host.stderr
+    bad_metrics = run_cli(
+        ["serve", "--port", str(free_port())],
+        {**env, "CODEGEN_SLACK_METRICS_ADDRESS": "999.1.1.1:9100"},
+        tmp_path,
+    )
+    assert bad_metrics.returncode == 2 and "Traceback" not in bad_metrics.stderr
+    assert "CODEGEN_SLACK_METRICS_ADDRESS 999.1.1.1:9100 cannot be used" in bad_metrics.stderr
+
+
+def test_serve_when_postgresql_cannot_be_reached_exits_to_be_restarted(
+    tmp_path: Path, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    url = f"postgresql://bot:hunter2-secret@127.0.0.1:{free_port()}/codegen"  # nothing listens there
+    result = run_cli(["serve", "--port", str(free_port())], bot_env(codegen_api, slack_server, url), tmp_path)
+    assert result.returncode == 1  # not 2 (a settings error): systemd and compose start it again
+    assert "cannot reach the database postgresql://bot@127.0.0.1" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr and "Traceback" not in result.stderr
