@@ -43,9 +43,9 @@ from handlers import (
 )
 from handlers.context import HandlerContext
 from storage.dialect import SQLITE
-from storage.file_lock import FileLock, hold_file_lock
+from storage.file_lock import AnotherProcess, FileLock, hold_file_lock
 from storage.job_kinds import CODEGEN_MEMBERS, HOUSEKEEPING, PRIORITY, PROBE, SCHEDULES
-from storage.leases import Lease
+from storage.leases import MIGRATED_TO, Lease
 from storage.store import Store
 
 log = logging.getLogger("codegen_slack.app")
@@ -179,8 +179,15 @@ class Bot:
 
     def hold_database(self) -> None:
         """Make sure no other process serves this SQLite file (a no-op on PostgreSQL, and once held).
-        Raises AnotherProcess when one does."""
+        Raises AnotherProcess when one does, or when migrate-db moved the file's data elsewhere."""
         if self.store.dialect is SQLITE and self._file_lock.released:
+            moved_to = self.store.marker(MIGRATED_TO)
+            if moved_to is not None:
+                raise AnotherProcess(
+                    f"its data was moved to {moved_to} by migrate-db: set CODEGEN_SLACK_DB to that URL."
+                    " Serving this file again would repeat what the bot did since (to go back to it"
+                    " anyway: codegen-slack migrate-db --release)"
+                )
             self._file_lock = hold_file_lock(self.settings.codegen_slack_db)
 
     def start(self) -> None:

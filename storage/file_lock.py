@@ -8,7 +8,7 @@ import os
 
 
 class AnotherProcess(Exception):
-    """Another process already serves this SQLite file."""
+    """This SQLite file may not be served here: another process serves it, or its data was moved."""
 
 
 class FileLock:

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from storage.database import StoreBase
 from storage.records import JobStatus
 
+# Markers `codegen-slack migrate-db` leaves (rows of `leases` that nobody holds): on the PostgreSQL
+# database, which SQLite file it was filled from; on the SQLite file, where its data went.
+MIGRATED_FROM, MIGRATED_TO = "migrated_from", "migrated_to"
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -65,3 +69,23 @@ class LeaseStore(StoreBase):
                 (JobStatus.RETRYING.value, now, JobStatus.RUNNING.value, owner),
             )
             return cur.rowcount
+
+    # --- markers ---------------------------------------------------------------------------------
+
+    def marker(self, name: str) -> str | None:
+        """The value of marker `name` (MIGRATED_FROM, MIGRATED_TO), or None."""
+        rows = self._rows("SELECT state FROM leases WHERE name = ? AND owner = ''", (name,))
+        return rows[0]["state"] if rows else None
+
+    def set_marker(self, name: str, value: str | None) -> None:
+        """Set marker `name` to `value`, or remove it (None)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM leases WHERE name = ?", (name,))
+            if value is not None:
+                db.execute(
+                    "INSERT INTO leases (name, owner, until, state) VALUES (?, '', 0, ?)", (name, value)
+                )
+
+    def holds_data(self) -> bool:
+        """Whether any request or run is stored (a bot has used this database)."""
+        return bool(self._rows("SELECT 1 FROM requests LIMIT 1") or self._rows("SELECT 1 FROM runs LIMIT 1"))

@@ -57,6 +57,27 @@ def test_migrate_db_copies_everything_and_can_run_again(
             assert later is not None and later.id == 2  # new rows are numbered after the copied ones
         finally:
             moved.close()
+        other = tmp_path / "other.db"  # another bot's file is not mixed into this database
+        filled_sqlite(other)
+        mixed = run_cli(["migrate-db", "--to", url], bot_env(codegen_api, slack_server, other), tmp_path)
+        assert mixed.returncode == 2 and "already holds the data copied from" in mixed.stdout
+    old = run_cli(["serve", "--port", str(free_port())], env, tmp_path)  # the old file would repeat work
+    assert old.returncode == 2 and "its data was moved to postgresql://" in old.stderr
+    assert run_cli(["migrate-db", "--release"], env, tmp_path).returncode == 0
+    assert Store(str(source)).marker("migrated_to") is None
+
+
+def test_migrate_db_refuses_a_database_a_bot_already_uses(
+    tmp_path: Path, postgres: str, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    source = tmp_path / "bot.db"
+    filled_sqlite(source)
+    with empty_schema(postgres) as url:
+        used = Store(url)
+        used.add_request(key="cmd:9", kind="create", channel="C9", user="U9", prompt="theirs", now=NOW)
+        used.close()
+        result = run_cli(["migrate-db", "--to", url], bot_env(codegen_api, slack_server, source), tmp_path)
+    assert result.returncode == 2 and "already holds a bot's data" in result.stdout
 
 
 def test_migrate_db_refuses_while_a_bot_serves_the_file(
