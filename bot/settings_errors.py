@@ -21,7 +21,8 @@ WHERE_TO_GET = {
     "CODEGEN_API_TOKEN": "codegen.com → Settings → API tokens",
     "CODEGEN_ORG_ID": "codegen.com → Settings → your organization's id (a number)",
     "CODEGEN_API_BASE_URL": "leave it unset for Codegen itself (https://api.codegen.com)",
-    "CODEGEN_SLACK_DB": "a file path in an existing folder the bot may write to",
+    "CODEGEN_SLACK_DB": "a file path in an existing folder the bot may write to, or a "
+    "postgresql://user:password@host:5432/dbname URL of a database the bot may create tables in",
     "CODEGEN_SLACK_ALLOWED_CHANNELS": "channel ids, comma-separated: in Slack, a channel's name → About → "
     "Channel ID (C…)",
     "CODEGEN_SLACK_ALLOWED_USERS": "member ids, comma-separated: in Slack, a person's profile → ⋯ → "
