@@ -27,7 +27,8 @@ RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its 
 WRITE_LOCK = 0x636F_6465_6765_6E  # "codegen"
 WORK_CHANNEL = "codegen_slack_work"  # PostgreSQL NOTIFY channel: work was recorded for the leader
 CONNECT_TIMEOUT_SECONDS = 10
-POOL_MAX = 10  # connections per process; PostgreSQL's default max_connections (100) fits 9 replicas
+POOL_MAX = 10
+POOL_WAIT_SECONDS = 2.0  # connections per process; PostgreSQL's default max_connections (100) fits 9 replicas
 
 
 class StorageError(Exception):
@@ -70,7 +71,10 @@ class StoreBase:
                     target,
                     min_size=1,
                     max_size=POOL_MAX,
-                    kwargs={"row_factory": dict_row},
+                    kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                    # Waiting longer for a connection than Slack waits for an answer (3 s) helps nobody:
+                    # the request is refused in words, the job tried again.
+                    timeout=POOL_WAIT_SECONDS,
                     # A connection the server dropped (a restart, a failover) is replaced before use
                     # instead of failing the request that drew it.
                     check=ConnectionPool.check_connection,

@@ -36,6 +36,7 @@ log = logging.getLogger("codegen_slack.jobs")
 
 IDLE_SECONDS = 30.0
 ERROR_PAUSE_SECONDS = 1.0
+DB_PAUSE_SECONDS = 5.0
 PAUSE_SECONDS = 5.0  # auth.test is Tier 4 (100+ calls a minute): trying the token this often is cheap
 LEASE_SECONDS = 900.0  # longer than any job takes (Codegen calls time out after 30 s)
 MIN_WAIT_SECONDS = 0.01
@@ -269,7 +270,12 @@ class Runner:
                 if self.run_one():
                     continue
                 wait = self.next_wait()
-            except Exception:  # the database failed while claiming: pause, then try again
+            except StorageError as exc:  # the database is unavailable: pause, then try again
+                log.error(
+                    "the job runner could not claim work (%s); trying again in %.0f s", exc, DB_PAUSE_SECONDS
+                )
+                wait = DB_PAUSE_SECONDS
+            except Exception:  # a bug: its traceback, then try again shortly
                 log.exception("the job runner could not claim work; trying again shortly")
                 wait = ERROR_PAUSE_SECONDS
             with self._signal:
