@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import audit_cli, jobs_cli, migrate_cli
 from bot.codegen import CodegenError
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_database_settings, load_settings
 from bot.redact import configure_logging
 from bot.settings_errors import WHERE_TO_GET, SettingsError
 from storage.dialect import describe_database, is_postgresql_url
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("codegen_slack")
 
 EXIT_CONFIG = 2
+DATABASE_COMMANDS = frozenset({"jobs", "audit", "backup", "migrate-db"})  # need no Slack or Codegen token
 MAX_PORT = 65535
 
 
@@ -85,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_database_settings() if args.command in DATABASE_COMMANDS else load_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
-    if args.command == "check":
+    if isinstance(settings, Settings) and args.command == "check":
         from bot.check import run_checks
 
         return run_checks(settings)
@@ -106,6 +107,7 @@ def _main(argv: list[str] | None) -> int:
         done, line = backup(settings.codegen_slack_db, args.path)
         print(line, file=sys.stdout if done else sys.stderr)
         return 0 if done else 1
+    assert isinstance(settings, Settings)
     return _serve(settings, args.host, args.port or settings.port)
 
 

@@ -34,12 +34,43 @@ _NOT_ONE_LINE = "it contains a line break or a space inside; paste it again as o
 TOKEN_PREFIXES = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}
 
 
-class Settings(BaseSettings):
-    """Every setting the app reads; the README and .env.example document each one."""
+class DatabaseSettings(BaseSettings):
+    """What the commands that only touch the database read (`jobs`, `audit`, `backup`, `migrate-db`):
+    the database and how to log."""
 
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
     )
+
+    codegen_slack_db: str = "./codegen-slack.db"
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level")
+        return value.strip().upper()
+
+    @field_validator("codegen_slack_db")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        problem = database_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def secrets(self) -> list[str]:
+        """The secret values, for masking in logs: a PostgreSQL URL's password."""
+        if not is_postgresql_url(self.codegen_slack_db):
+            return []
+        password = psycopg.conninfo.conninfo_to_dict(self.codegen_slack_db).get("password")
+        return [str(password)] if password else []
+
+
+class Settings(DatabaseSettings):
+    """Every setting the app reads; the README and .env.example document each one."""
 
     slack_bot_token: SecretStr
     slack_app_token: SecretStr | None = None
@@ -48,7 +79,6 @@ class Settings(BaseSettings):
     codegen_api_token: SecretStr
     codegen_org_id: int = Field(ge=1)
     codegen_api_base_url: str = "https://api.codegen.com"
-    codegen_slack_db: str = "./codegen-slack.db"
     codegen_creates_per_minute: int = Field(10, ge=1)
     codegen_calls_per_30s: int = Field(60, ge=1)
     codegen_log_calls_per_minute: int = Field(60, ge=1)
@@ -72,8 +102,6 @@ class Settings(BaseSettings):
     codegen_slack_watch_runs_per_hour: int = Field(5, ge=1)
     codegen_slack_trigger_emoji: str = ""
     codegen_slack_max_repos_per_prompt: int = Field(20, ge=1, le=100)
-    log_level: str = "INFO"
-    log_format: Literal["text", "json"] = "text"
     port: int = Field(3000, ge=1, le=65535)
 
     @field_validator(
@@ -138,21 +166,6 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an emoji name; write it as in Slack, like rocket or :rocket:")
         return name
 
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        if value.strip().upper() not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not a log level")
-        return value.strip().upper()
-
-    @field_validator("codegen_slack_db")
-    @classmethod
-    def _database(cls, value: str) -> str:
-        problem = database_path_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
     @field_validator("slack_signing_secret")
     @classmethod
     def _http_mode_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -200,7 +213,8 @@ class Settings(BaseSettings):
         """The secret values, for masking in logs."""
         tokens = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
         tokens += (self.codegen_slack_metrics_token,)
-        return [self.codegen_api_token.get_secret_value()] + [t.get_secret_value() for t in tokens if t]
+        values = [self.codegen_api_token.get_secret_value()] + [t.get_secret_value() for t in tokens if t]
+        return values + super().secrets()
 
 
 def database_path_problem(path: str) -> str | None:
@@ -238,8 +252,16 @@ def _ids(value: str) -> frozenset[str]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning pydantic's errors into one readable message."""
+    """Read settings, turning pydantic's errors into one readable message (SettingsError)."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+def load_database_settings() -> DatabaseSettings:
+    """Read only what the database commands need, as `load_settings` does (SettingsError)."""
+    try:
+        return DatabaseSettings()
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc)) from None

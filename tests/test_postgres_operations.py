@@ -168,3 +168,12 @@ def test_serve_when_postgresql_cannot_be_reached_exits_to_be_restarted(
     assert result.returncode == 1  # not 2 (a settings error): systemd and compose start it again
     assert "cannot reach the database postgresql://bot@127.0.0.1" in result.stderr
     assert "hunter2" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_database_commands_need_no_slack_or_codegen_token(tmp_path: Path) -> None:
+    filled_sqlite(tmp_path / "bot.db")
+    env = {"CODEGEN_SLACK_DB": str(tmp_path / "bot.db")}
+    for args in (["jobs"], ["audit", "--format", "json"], ["backup", str(tmp_path / "copy.db")]):
+        result = run_cli(args, env, tmp_path)
+        assert result.returncode == 0, (args, result.stdout + result.stderr)
+    assert run_cli(["serve"], env, tmp_path).returncode == 2  # serve still needs them all
