@@ -137,6 +137,8 @@ def test_paused_schedules_do_not_fire_and_only_the_author_or_an_admin_changes_on
     [
         ('schedule add "0 25 * * *" triage', "is not a cron expression I can read (Bad hour)"),
         ('schedule add "0 9 * *" triage', "has 4 fields, not 5"),
+        ('schedule add "@daily" triage', "use five fields like 0 9 * * 1-5 (aliases like @daily are not"),
+        ('schedule add "@hourly" triage', "aliases like @daily are not supported"),
         ('schedule add "0 9 30 2 *" triage', "is not a cron expression I can read"),
         ("schedule add 0 9 * * * triage", "Put the cron expression in double quotes"),
         ('schedule add "0 9 * * *"', "Tell the agent what to do"),
