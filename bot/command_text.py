@@ -5,10 +5,15 @@ Grammar, after Slack's markup is undone by bot.slack_text.decode (entities unesc
 
 - `help` alone (any case) -> HelpCommand; `list` alone -> ListCommand
 - `status`, `status 123` or `status #123` -> StatusCommand; `status <other word>` -> UsageError
+- a run id is digits (optionally after `#`); one beyond 64 bits (Codegen's ids are 64-bit integers)
+  -> UsageError saying there is no such run
 - `repos` alone -> ReposCommand; `config` alone -> ConfigCommand(None, None)
 - `pr`, `pr 123` or `pr #123` -> PRCommand (a run's pull requests and their actions)
 - `setup owner/name [hint…]` -> SetupCommand; `setup` alone -> UsageError; `setup <other words>` is a run
-- `stop`, `stop 123` or `stop #123` -> StopCommand; `stop <other word>` is a run
+- `stop`, `stop 123` or `stop #123` -> StopCommand
+- `stop`/`pr` then one word that is not a run id -> UsageError; `stop`/`pr` then a run id and more
+  words -> UsageError (one run id each); `stop`/`pr` then two or more words, the first not a run id,
+  is a run ("stop the deploy script from failing on Fridays")
 - `config repo owner/name` (or `none`), `config notify thread|channel|dm`,
   `config follow-ups all|mention`, `config agent codegen|claude_code|none` (the channel's) and
   `config my agent …` (one's own) -> ConfigCommand; those with anything else -> UsageError;
@@ -41,7 +46,8 @@ AGENT_TYPES = ("codegen", "claude_code")  # Codegen's `agent_type` values
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _REPO_PATTERN_RE = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+/[A-Za-z0-9_.*?!\[\]-]+")
 _GLOB_CHARS = frozenset("*?[")
-_RUN_ID_RE = re.compile(r"#?([0-9]{1,18})")
+_RUN_ID_RE = re.compile(r"#?([0-9]+)")
+MAX_RUN_ID = 2**63 - 1  # Codegen's run ids are 64-bit integers (and so are the bot's columns)
 
 
 @dataclass(frozen=True)
@@ -164,23 +170,31 @@ def parse_command(text: str) -> Command:
     mine = len(words) > 2 and [w.lower() for w in words[1:3]] == ["my", "agent"]
     if keyword == "config" and (len(words) == 1 or words[1].lower() in _CONFIG_NAMES or mine):
         return _parse_config(words[1:])
-    if keyword == "stop" and len(words) <= 2:
-        run_id = _RUN_ID_RE.fullmatch(words[1]) if len(words) == 2 else None
-        if len(words) == 1 or run_id is not None:
-            return StopCommand(int(run_id.group(1)) if run_id else None)
+    if keyword in ("stop", "pr") and (len(words) <= 2 or _RUN_ID_RE.fullmatch(words[1])):
+        return _parse_run_id(keyword, words[1:], StopCommand if keyword == "stop" else PRCommand)
     if keyword == "setup" and (len(words) == 1 or _REPO_RE.fullmatch(words[1])):
         if len(words) == 1:
             return UsageError(SETUP_USAGE)
         return SetupCommand(words[1], text.split(None, 2)[2].strip() if len(words) > 2 else "")
-    if keyword in ("status", "pr") and len(words) <= 2:
-        make = StatusCommand if keyword == "status" else PRCommand
-        if len(words) == 1:
-            return make(None)
-        run_id = _RUN_ID_RE.fullmatch(words[1])
-        if run_id is None:
-            return UsageError(f"Run ids are numbers, like /codegen {keyword} 123 (not {words[1]!r}).")
-        return make(int(run_id.group(1)))
+    if keyword == "status" and len(words) <= 2:
+        return _parse_run_id(keyword, words[1:], StatusCommand)
     return _parse_run(text)
+
+
+def _parse_run_id(
+    keyword: str, words: list[str], make: type[StatusCommand | StopCommand | PRCommand]
+) -> StatusCommand | StopCommand | PRCommand | UsageError:
+    """`<keyword> [run id]`: the command for the run id (None without one), else why not."""
+    if not words:
+        return make(None)
+    run_id = _RUN_ID_RE.fullmatch(words[0])
+    if run_id is None:
+        return UsageError(f"Run ids are numbers, like /codegen {keyword} 123 (not {words[0]!r}).")
+    if len(words) > 1:
+        return UsageError(f"/codegen {keyword} takes one run id, like /codegen {keyword} 123.")
+    if int(run_id.group(1)) > MAX_RUN_ID:
+        return UsageError(f"There is no run #{run_id.group(1)}: run ids that long can't be Codegen's.")
+    return make(int(run_id.group(1)))
 
 
 def parse_slash_command(text: str) -> Command | ModalCommand:

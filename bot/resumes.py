@@ -6,6 +6,12 @@ and the request stays pending until all are done, so a crash repeats none and lo
 whose sending may have reached Codegen (the process died, or the answer was lost) is looked for in
 the run's logs before it is sent again. The prompt waits until the run's last finish has been
 announced, so the result is in the thread before the run moves on.
+
+A Stop (a request with the `stop` option, handlers/stop.py) is sent only to a run that has not
+finished: Codegen takes follow-ups in finished runs too (COMPLETE, FAILED, …) and would start the run
+again. When the run finished (as stored, or as Codegen says just before sending) the Stop is dropped
+unsent and the card says so. A status Codegen takes follow-ups in that is not a finished one (a run
+paused for input) still gets the Stop: the run has not finished and would work on once answered.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.codegen import CodegenClient, CodegenError, CodegenUnavailable, RunLog, RunNotResumable
-from bot.jobs import Again, Dead, JobKind, Outcome, RetryPolicy
+from bot.jobs import Again, Dead, Done, JobKind, Outcome, RetryPolicy
 from bot.membership import checked_request
 from bot.once import post_for_request, request_notice
 from bot.render.messages import RECEIVED_REACTION, SlackMessage
@@ -69,7 +75,8 @@ class ResumeDeps:
 
 
 def resume_kind(deps: ResumeDeps, on_resumed: Callable[[], None]) -> JobKind:
-    """The `resume` job kind; `on_resumed()` hears that a run took a prompt (the watcher checks it soon)."""
+    """The `resume` job kind; `on_resumed()` hears that a run took a prompt or finished before its Stop
+    was sent (the watcher checks it soon)."""
     job = ResumeJob(deps, on_resumed)
     notice = requester_notice(deps.store, lambda request, reason: f"Couldn't send your follow-up: {reason}")
     return JobKind(RESUME, job.handle, policy=RESUME_POLICY, notice=notice)
@@ -119,6 +126,9 @@ class ResumeJob:
             return Again(WAITING_RECHECK_SECONDS)  # the announcement wakes it
         self._react(request)
         steps = self.d.store.steps_of(request.id)
+        stop_unsent = RESUMED_STEP not in steps and request.options.get("stop")
+        if stop_unsent and self._finished(run_id) and self._drop_stop(request, steps):
+            return Done()
         if RESUMED_STEP not in steps:
             try:
                 self._send(request)
@@ -129,6 +139,23 @@ class ResumeJob:
         if {HELD_STEP, DELAYED_STEP} & steps:  # a wait was announced: say it went on
             self._notice(request, DELIVERED)
         return None
+
+    def _drop_stop(self, request: Request, steps: frozenset[str]) -> bool:
+        """End a finished run's Stop unsent (True), unless an earlier attempt delivered it (False: go
+        on and note it sent)."""
+        assert request.run_id is not None
+        if SENDING_STEP in steps and self._arrived(request):
+            return False
+        self.d.store.drop_stop(request.id, request.run_id, self.d.clock.now())
+        self._on_resumed()  # the watcher looks at the run now: its finish is announced soon
+        log.info("stop %s dropped: run %s finished before it could be sent", request.id, request.run_id)
+        return True
+
+    def _finished(self, run_id: int) -> bool:
+        """Whether the run has finished, as stored or else as Codegen says now (the watcher may not
+        have seen it yet)."""
+        run = self.d.store.get_run(run_id)
+        return (run is not None and run.finished) or self.d.codegen.get_run(run_id).is_finished
 
     def _attach(self, request: Request) -> Request | Again | Dead:
         """A reply written while its run was still being made: the request with its run once the run

@@ -39,8 +39,12 @@ class BadCron(ValueError):
 
 def next_fire(cron: str, tz: str, after: float) -> float:
     """The first time after `after` (epoch seconds) that `cron` matches in time zone `tz` (IANA name),
-    in epoch seconds; raises BadCron for an expression that is not five valid fields, that never
-    matches again, or an unknown zone."""
+    in epoch seconds; raises BadCron for an expression that is not five valid fields (an @-alias
+    like @daily included), that never matches again, or an unknown zone."""
+    if cron.strip().startswith("@"):  # cronsim reads no @-aliases (@daily, @hourly, @reboot, …)
+        raise BadCron(
+            f"`{cron}`: use five fields like 0 9 * * 1-5 (aliases like @daily are not supported). {CRON_HELP}"
+        )
     if len(cron.split()) != CRON_FIELDS:
         raise BadCron(f"`{cron}` has {len(cron.split())} fields, not {CRON_FIELDS}. {CRON_HELP}")
     try:

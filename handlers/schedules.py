@@ -12,6 +12,7 @@ from bot.trigger_commands import ScheduleCommand
 from bot.user_names import LookupDeferred
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
+from storage.audit import REFUSED, SCHEDULE
 
 TZ_WAIT_SECONDS = 1.0  # of Slack's 3 s to answer, what the time zone lookup may wait for room in its limit
 NO_TIME_ZONE = (
@@ -31,15 +32,21 @@ def answer_schedule(ctx: HandlerContext, command: ScheduleCommand, *, user: str,
     if found is None or found.channel != channel:
         return error_text(f"This channel has no schedule {command.number}; /codegen schedule list shows it.")
     if user != found.created_by and not ctx.is_admin(user):
+        ctx.record_audit(
+            user, SCHEDULE, channel=channel, outcome=REFUSED,
+            detail=f"{command.action} schedule {found.id}: not its author or an admin",
+        )  # fmt: skip
         return error_text(f"Only the person who added schedule {found.id}, or an admin, can change it.")
+    done = {"remove": "removed", "pause": "paused", "resume": "resumed"}[command.action]
+    audit = ctx.audit(user, SCHEDULE, channel=channel, detail=f"schedule {found.id} {done}")
     if command.action == "remove":
-        ctx.store.remove_schedule(channel, found.id)
+        ctx.store.remove_schedule(channel, found.id, audit=audit)
         return f"Schedule {found.id} removed."
     if command.action == "pause":
-        ctx.store.pause_schedule(channel, found.id)
+        ctx.store.pause_schedule(channel, found.id, audit=audit)
         return f"Schedule {found.id} paused; `/codegen schedule resume {found.id}` starts it again."
     following = next_fire(found.cron, found.tz, now)
-    resumed = ctx.store.resume_schedule(channel, found.id, now=now, next_fire_at=following)
+    resumed = ctx.store.resume_schedule(channel, found.id, now=now, next_fire_at=following, audit=audit)
     ctx.wake()
     assert resumed is not None
     return schedule_added_text(resumed, explain(resumed.cron), "resumed")
@@ -61,9 +68,11 @@ def _add(ctx: HandlerContext, command: ScheduleCommand, *, user: str, channel: s
         first = next_fire(command.cron, tz, now)
     except BadCron as exc:
         return error_text(str(exc))
+    detail = f"cron {command.cron!r} ({tz}), prompt of {len(run.prompt)} characters"
+    detail += f", repo={run.repo}" if run.repo else ""
     schedule = ctx.store.add_schedule(
         channel, cron=command.cron, tz=tz, prompt=run.prompt, repo=run.repo, model=run.model, user=user,
-        now=now, next_fire_at=first,
+        now=now, next_fire_at=first, audit=ctx.audit(user, SCHEDULE, channel=channel, detail=detail),
     )  # fmt: skip
     ctx.wake()
     return schedule_added_text(schedule, explain(schedule.cron))

@@ -3,8 +3,9 @@ thread, or Slack's own stop button on the agent session (`agent_session_stopped`
 
 Codegen's API has no call that cancels a run, so Stop records one follow-up (a `resume` request with
 bot.render.controls.STOP_PROMPT, keyed `stop:<run id>` so it is sent once, however often and from
-wherever people press Stop). The resume job delivers it as soon as Codegen takes it; the card says
-what was done. Only the run's requester or one of the bot's admins may stop it.
+wherever people press Stop). The resume job delivers it as soon as Codegen takes it, or drops it
+unsent when the run finished first (bot/resumes.py); the card says what was done. Only the run's
+requester or one of the bot's admins may stop it.
 """
 
 from __future__ import annotations

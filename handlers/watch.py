@@ -27,6 +27,7 @@ from bot.watch_rules import (
 from handlers.config import ONLY_ADMINS
 from handlers.context import HandlerContext
 from handlers.repositories import repository_problem
+from storage.audit import REFUSED, WATCH
 
 log = logging.getLogger("codegen_slack.handlers")
 
@@ -36,10 +37,13 @@ def answer_watch(ctx: HandlerContext, command: WatchCommand, *, user: str, chann
     if command.action == "list":
         return watch_list_text(channel, ctx.store.watch_rules(channel), ctx.watch_runs_per_hour)
     if not ctx.is_admin(user):
+        tried = f"remove rule {command.number}" if command.action == "remove" else "add a rule"
+        ctx.record_audit(user, WATCH, channel=channel, outcome=REFUSED, detail=f"{tried}: not an admin")
         return error_text(ONLY_ADMINS)
     if command.action == "remove":
         assert command.number is not None
-        if not ctx.store.remove_watch_rule(channel, command.number):
+        audit = ctx.audit(user, WATCH, channel=channel, detail=f"rule {command.number} removed")
+        if not ctx.store.remove_watch_rule(channel, command.number, audit=audit):
             return error_text(
                 f"This channel has no watch rule {command.number}; /codegen watch list shows it."
             )
@@ -56,8 +60,21 @@ def answer_watch(ctx: HandlerContext, command: WatchCommand, *, user: str, chann
     rule = ctx.store.add_watch_rule(
         channel, pattern=command.pattern, source=command.source, repo=command.repo,
         template=command.template, user=user, now=ctx.clock.now(),
+        audit=ctx.audit(user, WATCH, channel=channel, detail=_rule_detail(command)),
     )  # fmt: skip
     return watch_added_text(rule, ctx.watch_runs_per_hour)
+
+
+def _rule_detail(command: WatchCommand) -> str:
+    """What a new rule is, for the audit trail: its pattern and options (a prompt only by its length)."""
+    detail = f"pattern {command.pattern!r}"
+    if command.source:
+        detail += f", from={command.source}"
+    if command.repo:
+        detail += f", repo={command.repo}"
+    if command.template:
+        detail += f", prompt of {len(command.template)} characters"
+    return detail
 
 
 def check_message(

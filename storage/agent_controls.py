@@ -15,7 +15,7 @@ from storage.tx import Tx
 
 FollowUpMode = Literal["all", "mention"]
 FOLLOW_UP_MODES: tuple[FollowUpMode, ...] = ("all", "mention")
-StopState = Literal["waiting", "sent", "failed"]
+StopState = Literal["waiting", "sent", "failed", "dropped"]
 
 
 def stop_key(run_id: int) -> str:
@@ -26,7 +26,8 @@ def stop_key(run_id: int) -> str:
 @dataclass(frozen=True)
 class StopRecord:
     """Who asked a run to stop, from where (`button`, `command`, `slack`), and how far it got:
-    `waiting` for Codegen to take the follow-up, `sent`, or `failed` (with `error`)."""
+    `waiting` for Codegen to take the follow-up, `sent`, `failed` (with `error`), or `dropped`: the run
+    finished before the follow-up could be sent, so nothing was sent."""
 
     user: str
     source: str
@@ -119,6 +120,16 @@ class AgentControlStore(StoreBase):
             _show_on_card(db, run_id, now)
             arm_session(db, run_id, now=now)
 
+    def drop_stop(self, request_id: int, run_id: int, now: float) -> None:
+        """The run finished before its Stop could be sent: the Stop request ends done, unsent, the card
+        and agent session say so, and the watcher checks the run now (Codegen may have said it finished
+        before the watcher saw it), in one transaction."""
+        with self._tx() as db:
+            db.execute("UPDATE requests SET state = 'done' WHERE id = ?", (request_id,))
+            db.execute("UPDATE runs SET next_check_at = ? WHERE run_id = ?", (now, run_id))
+            _show_on_card(db, run_id, now)
+            arm_session(db, run_id, now=now)
+
     def show_session(self, run_id: int, now: float) -> None:
         """Show the run's agent session as the run is now (after Slack's stop button, say)."""
         with self._tx() as db:
@@ -134,7 +145,12 @@ class AgentControlStore(StoreBase):
                     "SELECT 1 FROM steps WHERE request_id = ? AND step = ?", (request.id, RESUMED_STEP)
                 )
             )
-            state: StopState = "sent" if delivered else "failed" if request.state == "failed" else "waiting"
+            state: StopState = (
+                "sent" if delivered
+                else "failed" if request.state == "failed"
+                else "dropped" if request.state == "done"
+                else "waiting"
+            )  # fmt: skip
             source = str(request.options.get("stop") or "button")
             stop = StopRecord(request.user, source, request.created_at, state, request.error)
         return RunControls(muted_by=self.muted_by(channel, thread_ts), stop=stop)

@@ -1,7 +1,8 @@
 """The audit trail: who asked the bot to do what, and whether it did (table `audit`).
 
 One entry per decision: a run started, a follow-up sent, a run retried or stopped, a channel setting
-changed, a pull request acted on, and every refusal with its reason. Entries never hold a prompt (its
+changed, a watch rule or schedule added, paused, resumed or removed, a pull request acted on, and every
+refusal with its reason. Entries never hold a prompt (its
 length stands in for it), a token or a secret. `codegen-slack audit` exports them; the housekeeping
 job forgets those older than CODEGEN_SLACK_AUDIT_RETENTION_DAYS.
 
@@ -24,6 +25,7 @@ from storage.tx import Tx
 # Actions (`action`); a refusal records what the person tried, with outcome REFUSED.
 START, FOLLOW_UP, RETRY, STOP = "start", "follow_up", "retry", "stop"
 CONFIG, PR_ACTION = "config", "pr_action"
+WATCH, SCHEDULE = "watch", "schedule"  # a channel's watch rules and schedules: added, paused, removed, …
 # Outcomes (`outcome`).
 ALLOWED, REFUSED = "allowed", "refused"
 
@@ -31,10 +33,10 @@ ALLOWED, REFUSED = "allowed", "refused"
 @dataclass(frozen=True)
 class AuditEntry:
     """One decision. `at`: Unix seconds; `actor`: Slack user id; `team`: their Slack team (T…/E…) when
-    known; `action`: START, FOLLOW_UP, RETRY, STOP, CONFIG, PR_ACTION, or for a refusal what was tried
-    (also e.g. "command", "mention", "button:retry_run"); `channel`: where (C…/D…/G…); `run_id`: the
-    Codegen run concerned; `request_id`: the recorded request; `outcome`: ALLOWED or REFUSED; `detail`:
-    why, or what changed (never a prompt's text)."""
+    known; `action`: START, FOLLOW_UP, RETRY, STOP, CONFIG, PR_ACTION, WATCH, SCHEDULE, or for a refusal
+    what was tried (also e.g. "command", "mention", "button:retry_run"); `channel`: where (C…/D…/G…);
+    `run_id`: the Codegen run concerned; `request_id`: the recorded request; `outcome`: ALLOWED or
+    REFUSED; `detail`: why, or what changed (never a prompt's text)."""
 
     at: float
     actor: str
@@ -70,9 +72,11 @@ def add_audit(
     )
 
 
-def add_audit_entry(db: Tx, entry: AuditEntry) -> None:
-    """`add_audit` for an entry built beforehand (e.g. handed to a store method with its action)."""
-    add_audit(db, **asdict(entry))
+def add_audit_entry(db: Tx, entry: AuditEntry | None, *, prefix: str = "") -> None:
+    """`add_audit` for an entry built beforehand (e.g. handed to a store method with its action), its
+    detail after `prefix` (what only the transaction knows, like a new rule's id); None writes nothing."""
+    if entry is not None:
+        add_audit(db, **{**asdict(entry), "detail": prefix + entry.detail})
 
 
 class AuditStore(StoreBase):

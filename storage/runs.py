@@ -221,7 +221,8 @@ class RunStore(StoreBase):
         db: Tx, row: dict[str, Any], update: dict[str, Any], now: float
     ) -> None:
         """The jobs a change makes due: the card; on a finish its announcement and the run's waiting
-        follow-ups; when it works again, its progress."""
+        follow-ups (also on a move to another unfinished status, which may be one Codegen takes
+        follow-ups in, like a pause for input); when it works again, its progress."""
         run_id = row["run_id"]
         if row["status_ts"]:
             arm_card(db, run_id, now=now)
@@ -230,6 +231,8 @@ class RunStore(StoreBase):
             wake_requests(db, "kind = 'resume' AND run_id = ?", (run_id,), now)
         elif row["finished"] and not update["finished"]:
             arm_watching(db, run_id, now=now)
+        if not update["finished"] and update["status"] != row["status"]:
+            wake_requests(db, "kind = 'resume' AND run_id = ?", (run_id,), now)
 
     @staticmethod
     def _check_changes(row: dict[str, Any], check: StatusCheck, now: float) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from storage.audit import AuditEntry, add_audit_entry
 from storage.database import StoreBase
 from storage.job_kinds import PRIORITY, SCHEDULE, SCHEDULES
 from storage.jobs import arm
@@ -53,15 +54,17 @@ class ScheduleStore(StoreBase):
 
     def add_schedule(
         self, channel: str, *, cron: str, tz: str, prompt: str, repo: str | None, model: str | None,
-        user: str, now: float, next_fire_at: float,
+        user: str, now: float, next_fire_at: float, audit: AuditEntry | None = None,
     ) -> Schedule:  # fmt: skip
-        """Record a schedule that fires first at `next_fire_at`; returns it with its id."""
+        """Record a schedule that fires first at `next_fire_at`, and `audit` (its detail after
+        "schedule <id> added: "); returns the schedule with its id."""
         with self._tx() as db:
             row = db.query(
                 "INSERT INTO schedules (channel, cron, tz, prompt, repo, model, created_by, created_at,"
                 " next_fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (channel, cron, tz, prompt, repo, model, user, now, next_fire_at),
             )[0]
+            add_audit_entry(db, audit, prefix=f"schedule {row['id']} added: ")
             _arm_check(db, now, next_fire_at)
         schedule = self.schedule(int(row["id"]))
         assert schedule is not None
@@ -77,17 +80,26 @@ class ScheduleStore(StoreBase):
         rows = self._rows("SELECT * FROM schedules WHERE channel = ? ORDER BY id", (channel,))
         return [_schedule(r) for r in rows]
 
-    def pause_schedule(self, channel: str, schedule_id: int) -> Schedule | None:
-        """Stop firing schedule `schedule_id` of `channel`; None when the channel has no such schedule."""
+    def pause_schedule(
+        self, channel: str, schedule_id: int, *, audit: AuditEntry | None = None
+    ) -> Schedule | None:
+        """Stop firing schedule `schedule_id` of `channel`, recording `audit` with it; None (nothing
+        recorded) when the channel has no such schedule."""
         with self._tx() as db:
-            db.execute("UPDATE schedules SET paused = 1 WHERE id = ? AND channel = ?", (schedule_id, channel))
+            cur = db.execute(
+                "UPDATE schedules SET paused = 1 WHERE id = ? AND channel = ?", (schedule_id, channel)
+            )
+            if cur.rowcount == 1:
+                add_audit_entry(db, audit)
         return self._in_channel(channel, schedule_id)
 
     def resume_schedule(
-        self, channel: str, schedule_id: int, *, now: float, next_fire_at: float
-    ) -> Schedule | None:
+        self, channel: str, schedule_id: int, *, now: float, next_fire_at: float,
+        audit: AuditEntry | None = None,
+    ) -> Schedule | None:  # fmt: skip
         """Fire schedule `schedule_id` of `channel` again, next at `next_fire_at` (the firings missed
-        while paused are skipped); None when the channel has no such schedule."""
+        while paused are skipped), recording `audit` with it; None when the channel has no such
+        schedule."""
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE schedules SET paused = 0, next_fire_at = ? WHERE id = ? AND channel = ?",
@@ -95,12 +107,16 @@ class ScheduleStore(StoreBase):
             )
             if cur.rowcount == 1:
                 _arm_check(db, now, next_fire_at)
+                add_audit_entry(db, audit)
         return self._in_channel(channel, schedule_id)
 
-    def remove_schedule(self, channel: str, schedule_id: int) -> bool:
-        """Delete schedule `schedule_id` of `channel`; False when the channel has no such schedule."""
+    def remove_schedule(self, channel: str, schedule_id: int, *, audit: AuditEntry | None = None) -> bool:
+        """Delete schedule `schedule_id` of `channel`, recording `audit` with it; False (nothing
+        recorded) when the channel has no such schedule."""
         with self._tx() as db:
             cur = db.execute("DELETE FROM schedules WHERE id = ? AND channel = ?", (schedule_id, channel))
+            if cur.rowcount == 1:
+                add_audit_entry(db, audit)
             return cur.rowcount == 1
 
     def due_schedules(self, now: float, limit: int = 100) -> list[Schedule]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from storage.audit import AuditEntry, add_audit_entry
 from storage.database import StoreBase
 from storage.job_kinds import PRIORITY, WATCH
 from storage.jobs import arm
@@ -73,14 +74,17 @@ class WatchStore(StoreBase):
         template: str | None,
         user: str,
         now: float,
+        audit: AuditEntry | None = None,
     ) -> WatchRule:
-        """Record a rule for `channel`; returns it with its id."""
+        """Record a rule for `channel`, and `audit` (its detail after "rule <id> added: "); returns the
+        rule with its id."""
         with self._tx() as db:
             row = db.query(
                 "INSERT INTO watch_rules (channel, pattern, source, repo, template, created_by, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (channel, pattern, source, repo, template, user, now),
             )[0]
+            add_audit_entry(db, audit, prefix=f"rule {row['id']} added: ")
         rule = self.watch_rule(int(row["id"]))
         assert rule is not None
         return rule
@@ -95,10 +99,13 @@ class WatchStore(StoreBase):
         rows = self._rows("SELECT * FROM watch_rules WHERE channel = ? ORDER BY id", (channel,))
         return [_rule(r) for r in rows]
 
-    def remove_watch_rule(self, channel: str, rule_id: int) -> bool:
-        """Delete rule `rule_id` of `channel`; False when the channel has no such rule."""
+    def remove_watch_rule(self, channel: str, rule_id: int, *, audit: AuditEntry | None = None) -> bool:
+        """Delete rule `rule_id` of `channel`, recording `audit` with it; False (nothing recorded) when
+        the channel has no such rule."""
         with self._tx() as db:
             cur = db.execute("DELETE FROM watch_rules WHERE id = ? AND channel = ?", (rule_id, channel))
+            if cur.rowcount == 1:
+                add_audit_entry(db, audit)
             return cur.rowcount == 1
 
     def forget_watch_matches(self, before: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -10,8 +12,10 @@ from bot.command_text import (
     USAGE,
     HelpCommand,
     ListCommand,
+    PRCommand,
     RunCommand,
     StatusCommand,
+    StopCommand,
     UsageError,
     parse_command,
     strip_bot_mention,
@@ -30,6 +34,15 @@ from bot.command_text import (
         ("help me fix the login bug", RunCommand("help me fix the login bug")),
         ("list all TODOs in the repo", RunCommand("list all TODOs in the repo")),
         ("status of CI is red, fix it", RunCommand("status of CI is red, fix it")),
+        ("stop", StopCommand(None)),
+        ("stop #40007", StopCommand(40007)),
+        ("pr 40005", PRCommand(40005)),
+        ("status 9223372036854775807", StatusCommand(2**63 - 1)),  # the largest 64-bit id
+        (
+            "stop the deploy script from failing on Fridays",
+            RunCommand("stop the deploy script from failing on Fridays"),
+        ),
+        ("pr descriptions should name the ticket", RunCommand("pr descriptions should name the ticket")),
         (
             "repo=acme/web fix the login bug model=claude-3.5",
             RunCommand("fix the login bug", repo="acme/web", model="claude-3.5"),
@@ -55,6 +68,14 @@ def test_parses_commands(text: str, command: object) -> None:
         ("   ", USAGE),
         ("repo=acme/web model=x", USAGE),
         ("status abc", "Run ids are numbers"),
+        ("stop abc", "Run ids are numbers, like /codegen stop 123 (not 'abc')."),
+        ("pr abc", "Run ids are numbers, like /codegen pr 123 (not 'abc')."),
+        ("stop 40007 now", "/codegen stop takes one run id"),
+        ("stop #40007 now please", "/codegen stop takes one run id"),
+        ("pr 40005 extra", "/codegen pr takes one run id"),
+        ("status 123456789012345678901234567890", "There is no run #123456789012345678901234567890"),
+        ("stop 9223372036854775808", "There is no run #9223372036854775808"),
+        ("pr #123456789012345678901234567890", "There is no run"),
         ("fix repo=acme", "doesn't look like owner/name"),
         ("fix repo=a/b/c", "doesn't look like owner/name"),
         ("fix repo=a/b repo=c/d", "repo= is given twice"),
@@ -91,8 +112,10 @@ model = st.from_regex(r"[A-Za-z0-9_.:-]{1,12}", fullmatch=True)
 
 def _is_keyword_command(words: list[str]) -> bool:
     first = words[0].lower()
-    return (len(words) == 1 and first in ("help", "list")) or (
-        first in ("status", "pr") and len(words) <= 2
+    return (
+        (len(words) == 1 and first in ("help", "list"))
+        or (first in ("status", "pr", "stop") and len(words) <= 2)
+        or (first in ("pr", "stop") and re.fullmatch(r"#?[0-9]+", words[1]) is not None)
     )
 
 

@@ -17,6 +17,8 @@ def test_each_stop_state_says_exactly_what_was_done() -> None:
     assert "no call that cancels a run" in waiting and "will send" in waiting and "pauses" in waiting
     assert sent.startswith("⏹️ Stopped by <@U0ALICE>") and "sent the run one follow-up" in sent
     assert "could not be sent (Codegen refused it)" in failed
+    dropped = stop_text(RUN, StopRecord("U0ALICE", "command", 1.0, "dropped"))
+    assert "finished before the stop could be sent, so nothing was sent" in dropped
     assert PR_ACTIONS_NOTE not in sent
 
 

@@ -200,3 +200,16 @@ def test_thread_context_keeps_the_id_when_slack_cannot_name(app: AppUnderTest, s
     assert prompt.startswith("please investigate\n")
     assert "> [U0BOB]: checkout fails with a 500 since this morning" in prompt
     assert slack_server.count("users.info", ok=False) == 1
+
+
+def test_mentioning_stop_with_a_word_that_is_no_run_id_says_why_and_starts_no_run(
+    app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    app.event(mention(slack_server, "stop abc"))
+    said = "Run ids are numbers, like /codegen stop 123 (not 'abc')."
+    seen = lambda: str(slack_server.ephemerals(GENERAL, ALICE)) + str(slack_server.messages(GENERAL))  # noqa: E731
+    wait_for(lambda: said in seen(), what="the answer")
+    start_run_by_mention(app, slack_server, codegen_api)
+    assert [codegen_api.run_inputs(r["id"])["prompt"] for r in codegen_api.runs()] == [
+        "refactor the billing module"
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.audit_cli import export
 from tests.conftest import BACKENDS
 from tests.fake_time_app import ALICE, BOB, GENERAL, FakeTimeApp, make_fake_time_app
 from tests.harness import AppUnderTest
@@ -137,6 +138,8 @@ def test_paused_schedules_do_not_fire_and_only_the_author_or_an_admin_changes_on
     [
         ('schedule add "0 25 * * *" triage', "is not a cron expression I can read (Bad hour)"),
         ('schedule add "0 9 * *" triage', "has 4 fields, not 5"),
+        ('schedule add "@daily" triage', "use five fields like 0 9 * * 1-5 (aliases like @daily are not"),
+        ('schedule add "@hourly" triage', "aliases like @daily are not supported"),
         ('schedule add "0 9 30 2 *" triage', "is not a cron expression I can read"),
         ("schedule add 0 9 * * * triage", "Put the cron expression in double quotes"),
         ('schedule add "0 9 * * *"', "Tell the agent what to do"),
@@ -146,3 +149,25 @@ def test_paused_schedules_do_not_fire_and_only_the_author_or_an_admin_changes_on
 def test_a_bad_schedule_gets_a_clear_error(app: FakeTimeApp, text: str, problem: str) -> None:
     assert problem in app.command(text)
     assert "No schedules" in app.command("schedule list")
+
+
+def test_adding_pausing_resuming_removing_schedules_and_refusals_are_in_the_audit_trail(
+    app: FakeTimeApp,
+) -> None:
+    app.command('schedule add "0 9 * * 1-5" triage new issues repo=acme/web', user=BOB)
+    app.command("schedule pause 1", user=CAROL)  # neither its author nor an admin
+    app.command("schedule pause 1", user=BOB)
+    app.command("schedule resume 1", user=ALICE)  # an admin
+    app.command("schedule remove 1", user=CAROL)
+    app.command("schedule remove 1", user=BOB)
+    entries = [(e.actor, e.action, e.channel, e.outcome, e.detail) for e in app.app.bot.store.audit_entries()]
+    assert entries == [
+        (BOB, "schedule", GENERAL, "allowed",
+         "schedule 1 added: cron '0 9 * * 1-5' (Asia/Tokyo), prompt of 17 characters, repo=acme/web"),
+        (CAROL, "schedule", GENERAL, "refused", "pause schedule 1: not its author or an admin"),
+        (BOB, "schedule", GENERAL, "allowed", "schedule 1 paused"),
+        (ALICE, "schedule", GENERAL, "allowed", "schedule 1 resumed"),
+        (CAROL, "schedule", GENERAL, "refused", "remove schedule 1: not its author or an admin"),
+        (BOB, "schedule", GENERAL, "allowed", "schedule 1 removed"),
+    ]  # fmt: skip
+    assert "triage" not in export(app.app.bot.store.audit_entries(), "csv")  # no prompt's text

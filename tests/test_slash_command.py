@@ -144,3 +144,24 @@ def test_huge_result_is_split_within_slack_limits(app: AppUnderTest, codegen_api
     assert slack_server.count("chat.postMessage", ok=False) == 0
     assert slack_server.count("chat.update", ok=False) == 0
     assert "full result" in str(parts[-1])
+
+
+def test_stop_status_and_pr_with_a_bad_run_id_say_why_and_start_no_run(
+    app: AppUnderTest, codegen_api: CodegenServer
+) -> None:
+    answers = {
+        "stop abc": "Run ids are numbers, like /codegen stop 123 (not 'abc').",
+        "stop 40007 now": "/codegen stop takes one run id",
+        "pr 40005 extra": "/codegen pr takes one run id",
+        "pr abc": "Run ids are numbers, like /codegen pr 123 (not 'abc').",
+    }
+    huge = "123456789012345678901234567890"  # beyond 64 bits: it can't be one of Codegen's runs
+    for keyword in ("status", "stop", "pr"):
+        answers[f"{keyword} {huge}"] = f"There is no run #{huge}"
+    for text, says in answers.items():
+        assert says in app.command(text).json()["text"], text
+    app.command("stop the deploy script from failing on Fridays")  # a prompt that starts with stop
+    started = wait_for(codegen_api.runs, what="the run")
+    assert [codegen_api.run_inputs(r["id"])["prompt"] for r in started] == [
+        "stop the deploy script from failing on Fridays"
+    ]

@@ -76,8 +76,8 @@ def test_stop_sends_exactly_one_stop_follow_up_and_the_card_says_so(
     assert STOP not in str(waiting["blocks"])  # no second Stop button
     session = slack_server.agent.sessions[(GENERAL, ts)]
     wait_for(lambda: session.statuses[-1:] == ["active"], what="the session to leave processing")
-    # Codegen takes a follow-up only once the agent pauses; the stop then goes, once.
-    codegen_api.set_status(run_id, "COMPLETE", result="Half done.")
+    # Codegen takes a follow-up once the agent pauses for input (not finished); the stop then goes, once.
+    codegen_api.set_status(run_id, "PAUSED")
     wait_for(lambda: stop_prompts(codegen_api, run_id), what="the stop follow-up")
     wait_for(lambda: card_says(slack_server, ts, run_id, "Stopped by <@U0ALICE>"), what="the card: sent")
     assert "sent the run one follow-up" in str(card(slack_server, ts, run_id))
@@ -98,10 +98,30 @@ def test_stop_from_all_three_places_sends_one_follow_up(
     app.event(session_stopped_event(GENERAL, ts, ALICE, slack_server.post_as_user(GENERAL, ALICE, ".")))
     wait_for(lambda: sum("already asked" in e["text"] for e in slack_server.ephemerals(GENERAL, ALICE)) == 1,
              what="Slack's stop to be answered")  # fmt: skip
-    codegen_api.set_status(run_id, "COMPLETE", result="Stopped.")
+    codegen_api.set_status(run_id, "PAUSED")
     wait_for(lambda: codegen_api.count(path="resume_run", status=200) == 1, what="the one stop follow-up")
     wait_for(lambda: card_says(slack_server, ts, run_id, "Stopped by"), what="the card: sent")
     assert len(stop_prompts(codegen_api, run_id)) == 1
+
+
+@pytest.mark.parametrize("status", ["COMPLETE", "FAILED"])
+def test_a_run_that_finishes_before_its_stop_is_sent_is_not_started_again(
+    status: str, app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "rewrite the importer")
+    assert "no call that cancels a run" in press_stop("command", app, slack_server, run_id, ts, ALICE)
+    wait_for(lambda: card_says(slack_server, ts, run_id, "Stop asked by <@U0ALICE>"), what="card: waiting")
+    wait_for(lambda: codegen_api.count(path="resume_run", status=422), what="Codegen to refuse it: busy")
+    codegen_api.set_status(run_id, status, result="All done.")
+    dropped = "finished before the stop could be sent, so nothing was sent"
+    found = wait_for(lambda: card_says(slack_server, ts, run_id, dropped), what="the card: stop dropped")
+    assert "Stopped by" not in str(found["blocks"])
+    request = app.bot.store.stop_request(run_id)
+    assert request is not None and request.state == "done"
+    assert codegen_api.run_inputs(run_id)["resumes"] == []  # it would have started the run again
+    assert app.bot.store.get_run(run_id).status == status
+    finishes = [m for m in slack_server.messages(GENERAL, thread_ts=ts) if "All done." in str(m)]
+    assert len(finishes) == 1
 
 
 def test_stopping_a_finished_run_says_so_and_sends_nothing(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.audit_cli import export
 from storage.records import JobStatus
 from tests.fake_time_app import ALICE, BOB, GENERAL, FakeTimeApp, make_fake_time_app
 from tests.servers.codegen_server import CodegenServer
@@ -151,3 +152,20 @@ def test_a_watch_command_in_a_mention_points_to_the_slash_command(app: FakeTimeA
     app.work(5)
     assert app.codegen.runs() == []
     assert "use `/codegen watch …`" in app.slack.ephemerals(GENERAL, BOB)[0]["text"]
+
+
+def test_adding_and_removing_rules_and_refusals_are_in_the_audit_trail(app: FakeTimeApp) -> None:
+    app.command("watch add failed", user=BOB)  # not an admin
+    app.command('watch add "deploy failed" from=bot repo=acme/web prompt=Look into {text}')
+    app.command("watch remove 1", user=BOB)
+    app.command("watch remove 1")
+    app.command("watch remove 7")  # no such rule: nothing changed, nothing recorded
+    entries = [(e.actor, e.action, e.channel, e.outcome, e.detail) for e in app.app.bot.store.audit_entries()]
+    assert entries == [
+        (BOB, "watch", GENERAL, "refused", "add a rule: not an admin"),
+        (ALICE, "watch", GENERAL, "allowed",
+         "rule 1 added: pattern 'deploy failed', from=bot, repo=acme/web, prompt of 16 characters"),
+        (BOB, "watch", GENERAL, "refused", "remove rule 1: not an admin"),
+        (ALICE, "watch", GENERAL, "allowed", "rule 1 removed"),
+    ]  # fmt: skip
+    assert "Look into" not in export(app.app.bot.store.audit_entries(), "csv")  # no prompt's text

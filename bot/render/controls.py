@@ -35,11 +35,16 @@ def stop_text(run: RunRecord, stop: StopRecord) -> str:
     elif stop.state == "failed":
         reason = f" ({stop.error})" if stop.error else ""
         text = f"⏹️ {who} asked to stop this run, but the stop follow-up could not be sent{reason}."
+    elif stop.state == "dropped":
+        text = (
+            f"⏹️ {who} asked to stop this run, but it finished before the stop could be sent,"
+            " so nothing was sent."
+        )
     else:
         text = (
             f"⏹️ Stop asked by {who}: {NO_CANCEL}, so the bot will send the run one follow-up telling"
             " the agent to stop work now and make no further changes. Codegen takes it as soon as the"
-            " agent pauses."
+            " agent pauses; if the run finishes first, nothing is sent."
         )
     if run.pull_requests:
         text += f" {PR_ACTIONS_NOTE}"
