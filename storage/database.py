@@ -5,6 +5,7 @@ it raises, the steps noted on a request)."""
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ class StoreBase:
                     timeout=POOL_WAIT_SECONDS,
                     # A connection the server dropped (a restart, a failover) is replaced before use
                     # instead of failing the request that drew it.
-                    check=ConnectionPool.check_connection,
+                    check=_dropped_by_server,
                     open=False,
                 )
                 try:  # the server's own reason (refused, no such database, a wrong password), at once
@@ -166,6 +167,19 @@ class StoreBase:
             return "ok"
         except StorageError as exc:
             return str(exc)
+
+
+def _dropped_by_server(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before it hands out `conn`: raise when the server has closed it. An idle
+    connection has nothing to read unless the server said goodbye (a terminated backend, a restart),
+    so one non-blocking poll of its socket tells, without the round trip of a query (which cost the
+    ack's p99 60 ms at 100 requests a second over three replicas, see bench/README.md)."""
+    if conn.closed:
+        raise psycopg.OperationalError("this connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        conn.close()  # so that the pool discards it instead of handing it out again
+        raise psycopg.OperationalError("the server closed this connection")
 
 
 @contextmanager
