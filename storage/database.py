@@ -72,7 +72,13 @@ class StoreBase:
                     target,
                     min_size=1,
                     max_size=POOL_MAX,
-                    kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                    # autocommit: a read is one round trip (no BEGIN before it, no COMMIT after), and
+                    # writes open their own transaction (_pg_tx).
+                    kwargs={
+                        "row_factory": dict_row,
+                        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                        "autocommit": True,
+                    },
                     # Waiting longer for a connection than Slack waits for an answer (3 s) helps nobody:
                     # the request is refused in words, the job tried again.
                     timeout=POOL_WAIT_SECONDS,
@@ -88,13 +94,11 @@ class StoreBase:
                     raise StorageError(reason.strip(), unreachable=True) from None
                 self._pool.open(wait=True, timeout=15.0)
                 with self._pool.connection() as conn:
-                    conn.autocommit = True
                     conn.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))  # one replica migrates
                     try:
                         self.schema_version = migrate(lambda: _pg_tx(conn))
                     finally:
                         conn.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
-                        conn.autocommit = False
             else:
                 self._conn = _open_sqlite(target)
                 self._db = sqlite_utils.Database(self._conn)
