@@ -25,7 +25,8 @@ class MemberStore(StoreBase):
     def codegen_members_since(self, fetched_after: float) -> tuple[float, list[dict[str, Any]]] | None:
         """(when it was fetched, the members' fields) if the list was fetched after `fetched_after`,
         else None (the caller's copy is as new, or no list was saved)."""
-        rows = self._rows("SELECT fields, fetched_at FROM codegen_members")
-        if not rows or rows[0]["fetched_at"] <= fetched_after:
-            return None
-        return rows[0]["fetched_at"], [json.loads(r["fields"]) for r in rows]
+        fetched_at = self._rows("SELECT MAX(fetched_at) AS t FROM codegen_members")[0]["t"]
+        if fetched_at is None or fetched_at <= fetched_after:
+            return None  # one small query; the list itself only when it changed
+        rows = self._rows("SELECT fields FROM codegen_members")
+        return fetched_at, [json.loads(r["fields"]) for r in rows]

@@ -54,6 +54,8 @@ class Tx(ABC):
         if replace:
             where = " AND ".join(f'"{c}" = ?' for c in key)
             self.execute(f"DELETE FROM {table} WHERE {where}", [row[c] for c in key])
+            self.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+            return
         updates = [f'"{c}" = excluded."{c}"' for c in row if c not in key]
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
         self.execute(

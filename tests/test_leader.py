@@ -84,11 +84,10 @@ def test_a_deposed_leader_stops_leading_at_its_next_renewal(store: Store) -> Non
     assert not first.leadership.leading
 
 
-def test_unreadable_handoff_state_starts_afresh(store: Store) -> None:
+def test_unreadable_handoff_state_starts_afresh() -> None:
     clock = FakeClock()
-    replica = Replica(store, clock, "a")
-    replica.leadership._handoff.load("{not json", clock.now(), crashed=True)
-    replica.leadership._handoff.load(
-        '{"saved_at": "soon", "ages": {"create": [1]}}', clock.now(), crashed=False
-    )
-    assert replica.limits.create.used() == 0
+    limits = RateLimits.from_counts(clock=clock)
+    handoff = LimitHandoff(windows=limits.windows, window=lambda name: limits.windows().get(name))
+    handoff.load("{not json", clock.now(), crashed=True)
+    handoff.load('{"saved_at": "soon", "ages": {"create": [1]}}', clock.now(), crashed=False)
+    assert limits.create.used() == 0
