@@ -95,7 +95,5 @@ class Cards:
             log.info("run %s: its status message is gone (%s)", run.run_id, slack_error(exc))
             self._store.mark_shown(run.run_id, run.status, self._clock.now())
             return False
-        if self._store.run_controls(run.run_id, run.channel, run.thread_ts) != controls:
-            return True  # Stop or muting changed meanwhile: the card stays due (their change armed it)
         self._store.mark_card_shown(run, self._clock.now())
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.database import StoreBase
-from storage.job_kinds import ANNOUNCE, arm_refresh, arm_session, wake_requests
+from storage.job_kinds import ANNOUNCE, CARD, arm_refresh, arm_session, wake_requests
 from storage.records import AnnouncementState, RunRecord
 from storage.rows import run_from_row
 
@@ -74,12 +74,15 @@ class DisplayStore(StoreBase):
     # --- live progress ------------------------------------------------------------------------------
 
     def mark_card_shown(self, run: RunRecord, now: float) -> None:
-        """The card now shows `run` as read; if its progress moved on since, it stays due for an edit."""
+        """The card now shows `run` as read. It stays due for an edit when its progress moved on since,
+        or when a change armed its `card` job during the edit (Stop or muting, which the edit may not
+        show): that job then edits it again instead of finding it shown."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET shown_status = ?,"
-                " shown_at = CASE WHEN latest_step IS ? AND step_count = ? THEN ? END WHERE run_id = ?",
-                (run.status, run.latest_step, run.step_count, now, run.run_id),
+                "UPDATE runs SET shown_status = ?, shown_at = CASE WHEN latest_step IS ? AND step_count = ?"
+                " AND NOT EXISTS (SELECT 1 FROM jobs WHERE key = ?"
+                " AND (again = 1 OR status IN ('queued', 'retrying'))) THEN ? END WHERE run_id = ?",
+                (run.status, run.latest_step, run.step_count, f"{CARD}:{run.run_id}", now, run.run_id),
             )
 
     def count_active_runs(self) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,19 @@ __all__ = ["codegen_server", "slack_server_fixture", "socket_mode_server_fixture
 
 CODEGEN_TOKEN = "test-codegen-token"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo what a test's in-process `codegen-slack` run did to logging: its handler writes to the
+    test's captured stderr, which is closed once the test ends, so later tests' log lines would fail."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot.sessions import session_kind
 from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut
-from storage.records import RunRecord
+from storage.records import JobStatus, RunRecord
 from storage.store import Store
 from tests.fakeclock import FakeClock
 from tests.harness import AppUnderTest, make_settings, wait_for
@@ -196,4 +196,22 @@ def test_the_loading_text_is_set_again_before_slack_drops_it(db_target: str) -> 
             assert shown == "Running pytest -q", f"no loading text {clock.now() - end + 600:.0f} s in"
             clock.advance(min(wait or 30.0, 30.0))
         assert len(slack.agent.sessions[(GENERAL, ts)].loading) >= 6  # set again every 100 s
+    store.close()
+
+
+def test_a_stop_recorded_as_the_card_is_edited_gets_an_edit_of_its_own(db_target: str) -> None:
+    store = Store(db_target)
+    store.add_run(
+        RunRecord(run_id=5, channel=GENERAL, thread_ts="1.1", requester=ALICE, prompt="fix the build",
+                  status="COMPLETE", status_ts="1.2", created_at=1.0)
+    )  # fmt: skip
+    edit = store.claim(2.0, kinds=["card"], blocked=[], exclusive=[], lease_seconds=60)
+    assert edit is not None
+    shown = store.get_run(5)  # the edit showed the run before anyone pressed Stop...
+    store.show_stop(5, 3.0)
+    store.mark_card_shown(shown, 4.0)  # ...and the Stop was recorded just before it was noted shown
+    assert store.get_run(5).shown_at is None  # so the card stays due: the next edit shows the Stop
+    assert store.finish(edit, JobStatus.DONE, now=5.0)
+    again = store.claim(6.0, kinds=["card"], blocked=[], exclusive=[], lease_seconds=60)
+    assert again is not None and again.key == "card:5"
     store.close()
