@@ -46,8 +46,9 @@ def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll until `predicate()` is truthy; fail the test with `what` after `timeout` seconds."""
+def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll until `predicate()` is truthy; fail the test with `what` after `timeout` seconds (generous:
+    a loaded 2-core CI machine is slow, and a passing wait ends as soon as the condition holds)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
