@@ -3,7 +3,8 @@ thread, or Slack's own stop button on the agent session (`agent_session_stopped`
 
 Codegen's API has no call that cancels a run, so Stop records one follow-up (a `resume` request with
 bot.render.controls.STOP_PROMPT, keyed `stop:<run id>` so it is sent once, however often and from
-wherever people press Stop). The resume job delivers it as soon as Codegen takes it, or drops it
+wherever people press Stop; once it ended and a follow-up set the run working again, the next Stop
+is a new request, `stop:<run id>:<n>`). The resume job delivers it as soon as Codegen takes it, or drops it
 unsent when the run finished first (bot/resumes.py); the card says what was done. Only the run's
 requester or one of the bot's admins may stop it.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from bot.render.controls import ONLY_REQUESTER, STOP_PROMPT, already_finished_text, stop_text
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
-from storage.agent_controls import StopRecord, stop_key
+from storage.agent_controls import StopRecord
 from storage.audit import REFUSED, STOP
 from storage.records import RunRecord
 
@@ -37,7 +38,7 @@ def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) ->
         return already_finished_text(run)
     now = ctx.clock.now()
     recorded = ctx.store.add_request(
-        key=stop_key(run.run_id),
+        key=ctx.store.next_stop_key(run.run_id),
         kind="resume",
         channel=run.channel,
         user=user,

@@ -18,9 +18,18 @@ FOLLOW_UP_MODES: tuple[FollowUpMode, ...] = ("all", "mention")
 StopState = Literal["waiting", "sent", "failed", "dropped"]
 
 
-def stop_key(run_id: int) -> str:
-    """The key of a run's one Stop request (a second Stop finds it instead of sending another)."""
-    return f"stop:{run_id}"
+def stop_key(run_id: int, earlier: int = 0) -> str:
+    """The key of a Stop request of run `run_id` that has `earlier` Stops before it (each ended, and a
+    follow-up set the run working again since). A second press while a Stop stands finds it instead of
+    sending another."""
+    return f"stop:{run_id}" if earlier == 0 else f"stop:{run_id}:{earlier}"
+
+
+_STOPS = "SELECT * FROM requests WHERE key = ? OR key LIKE ?"
+_RESUMED_SINCE = (
+    "SELECT 1 FROM requests r JOIN steps s ON s.request_id = r.id WHERE r.run_id = ? AND r.id > ?"
+    " AND r.kind = 'resume' AND r.key NOT LIKE 'stop:%' AND s.step = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -110,9 +119,25 @@ class AgentControlStore(StoreBase):
     # --- Stop -------------------------------------------------------------------------------------------
 
     def stop_request(self, run_id: int) -> Request | None:
-        """The run's Stop request (a resume with the stop prompt), if someone asked."""
-        rows = self._rows("SELECT * FROM requests WHERE key = ?", (stop_key(run_id),))
-        return request_from_row(rows[0]) if rows else None
+        """The run's standing Stop request (a resume with the stop prompt): its latest, unless that one
+        ended and a follow-up recorded after it was delivered since, setting the run working again (it
+        may then be stopped anew). None when nobody asked."""
+        stops = self._rows(_STOPS + " ORDER BY id DESC LIMIT 1", (stop_key(run_id), f"stop:{run_id}:%"))
+        if not stops:
+            return None
+        latest = request_from_row(stops[0])
+        if latest.state == "pending":
+            return latest
+        resumed = self._rows(_RESUMED_SINCE + " LIMIT 1", (run_id, latest.id, RESUMED_STEP))
+        return None if resumed else latest
+
+    def next_stop_key(self, run_id: int) -> str:
+        """The key a Stop pressed now records under: the standing Stop's, so the press finds it, else a
+        new one (two presses at once get the same, and the second finds the first)."""
+        standing = self.stop_request(run_id)
+        if standing is not None:
+            return standing.key
+        return stop_key(run_id, len(self._rows(_STOPS, (stop_key(run_id), f"stop:{run_id}:%"))))
 
     def show_stop(self, run_id: int, now: float) -> None:
         """A Stop was just recorded: the card and the agent session say so now, whatever the status."""

@@ -89,6 +89,34 @@ def test_stop_sends_exactly_one_stop_follow_up_and_the_card_says_so(
     assert not any("still working" in str(m) for m in slack_server.messages(GENERAL, thread_ts=ts))
 
 
+@pytest.mark.parametrize("first", ["sent", "dropped"])
+def test_a_run_set_working_again_by_a_follow_up_can_be_stopped_again(
+    first: str, app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    run_id, ts = start_run(app, slack_server, codegen_api, "rewrite the importer")
+    press_stop("command", app, slack_server, run_id, ts, ALICE)
+    if first == "sent":
+        codegen_api.set_status(run_id, "PAUSED")
+        wait_for(lambda: stop_prompts(codegen_api, run_id), what="the first stop follow-up")
+    else:
+        wait_for(lambda: codegen_api.count(path="resume_run", status=422), what="Codegen to refuse it: busy")
+    codegen_api.set_status(run_id, "COMPLETE", result="Stopped there.")
+    wait_for(lambda: app.bot.store.get_run(run_id).finished, what="the run seen finished")
+    reply = "now add the docs"
+    reply_ts = slack_server.post_as_user(GENERAL, ALICE, reply, thread_ts=ts)
+    app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
+               "text": reply, "ts": reply_ts, "thread_ts": ts})  # fmt: skip
+    wait_for(lambda: any(r["prompt"].endswith(reply) for r in codegen_api.run_inputs(run_id)["resumes"]),
+             what="the follow-up")  # fmt: skip
+    offered = lambda: STOP in str((card(slack_server, ts, run_id) or {}).get("blocks"))  # noqa: E731
+    wait_for(offered, what="Stop offered again")
+    assert "no call that cancels a run" in press_stop("command", app, slack_server, run_id, ts, ALICE)
+    codegen_api.set_status(run_id, "PAUSED")
+    wait_for(lambda: len(stop_prompts(codegen_api, run_id)) == (2 if first == "sent" else 1), what="the stop")
+    assert "already" in press_stop("command", app, slack_server, run_id, ts, ALICE)  # this one stands
+    wait_for(lambda: card_says(slack_server, ts, run_id, "Stopped by <@U0ALICE>"), what="the card: sent")
+
+
 def test_stop_from_all_three_places_sends_one_follow_up(
     app: AppUnderTest, slack_server: SlackServer, codegen_api: CodegenServer
 ) -> None:
