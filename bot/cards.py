@@ -1,9 +1,10 @@
 """`card` and `refresh` jobs: each run's status message edited to show the run as it is now.
 
-A `card` job follows a change of status or pull requests (and adds ✅ / ❌ once the run finished)
-within `STATUS_SHARE` of Slack's edit and reaction limits; a `refresh` job, recurring every minute
-while the run works and due at once when its latest step changes, keeps the elapsed time and step
-line current within the smaller `REFRESH_SHARE`. The rest of each limit is left for people's own
+A `card` job follows a change of status or pull requests (and adds ✅ / ❌ once the run finished,
+taken off again when a follow-up sets the run working again) within `STATUS_SHARE` of Slack's edit
+and reaction limits; a `refresh` job, recurring every minute while the run works and due at once
+when its latest step changes, keeps the elapsed time and step line current within the smaller
+`REFRESH_SHARE`. The rest of each limit is left for people's own
 actions. An edit shows the run's latest state, so changes that pile up behind the limit cost one
 edit per run. A message that is gone ends the effect.
 """
@@ -19,11 +20,11 @@ from bot.jobs import Again, JobKind, Outcome
 from bot.render.messages import reaction_for
 from bot.render.status_card import status_message
 from bot.slack_errors import is_gone, slack_error
-from bot.slack_limits import EDIT, REACT
+from bot.slack_limits import EDIT, REACT, UNREACT
 from bot.slack_out import SlackOut
 from storage.job_kinds import CARD, REFRESH, REFRESH_SECONDS
 from storage.ports import CardStore
-from storage.records import Job, RunRecord
+from storage.records import Job, RunRecord, is_finished
 
 log = logging.getLogger("codegen_slack.cards")
 
@@ -39,9 +40,7 @@ def card_kinds(store: CardStore, slack: SlackOut, clock: Clock) -> list[JobKind]
         JobKind(
             CARD,
             cards.show,
-            gate=lambda: max(
-                limits.wait_time(EDIT, share=STATUS_SHARE), limits.wait_time(REACT, share=STATUS_SHARE)
-            ),
+            gate=lambda: max(limits.wait_time(m, share=STATUS_SHARE) for m in (EDIT, REACT, UNREACT)),
         ),
         JobKind(REFRESH, cards.refresh, gate=lambda: limits.wait_time(EDIT, share=REFRESH_SHARE)),
     ]
@@ -63,12 +62,15 @@ class Cards:
             return None
         if run.shown_status == run.status and run.shown_at is not None:
             return None  # the card shows the run as it is (a change arrived and was shown already)
-        if run.finished:
-            try:
+        stale = _stale_reaction(run)
+        try:
+            if stale is not None:
+                self._slack.unreact(run.channel, run.thread_ts, stale)
+            if run.finished:
                 self._slack.react(run.channel, run.thread_ts, reaction_for(run.status))
-            except SlackApiError as exc:
-                if not is_gone(exc):
-                    raise
+        except SlackApiError as exc:
+            if not is_gone(exc):
+                raise
         self._edit(run)
         return None
 
@@ -97,3 +99,12 @@ class Cards:
             return False
         self._store.mark_card_shown(run, self._clock.now())
         return True
+
+
+def _stale_reaction(run: RunRecord) -> str | None:
+    """The finish reaction the thread shows (for the status the card last showed) that no longer
+    holds: a follow-up set the run working again, or it finished otherwise since. None: none to take off."""
+    if not is_finished(run.shown_status):
+        return None
+    shown = reaction_for(run.shown_status or "")
+    return None if run.finished and reaction_for(run.status) == shown else shown

@@ -19,7 +19,7 @@ from bot.shared_limit import SharedWindow
 
 PER_MINUTE = 60.0
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
-POST, EDIT, REACT = "chat.postMessage", "chat.update", "reactions.add"
+POST, EDIT, REACT, UNREACT = "chat.postMessage", "chat.update", "reactions.add", "reactions.remove"
 SESSION_STATUS, LOADING_STATUS = "agents.sessions.setStatus", "assistant.threads.setStatus"
 UNFURL = "chat.unfurl"
 METHOD_LIMITS: dict[str, int] = {
@@ -28,6 +28,7 @@ METHOD_LIMITS: dict[str, int] = {
     UNFURL: TIER_3,
     EDIT: TIER_3,
     REACT: TIER_3,
+    UNREACT: TIER_3,
     "conversations.replies": TIER_3,
     "conversations.history": TIER_3,
     "conversations.open": TIER_2,

@@ -80,6 +80,14 @@ class SlackOut(SlackLookups):
             if exc.response.get("error") != "already_reacted":
                 raise
 
+    def unreact(self, channel: str, ts: str, name: str) -> None:
+        """Take the app's reaction off; one that is not there is fine."""
+        try:
+            self._call("reactions.remove", channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "no_reaction":
+                raise
+
     def ephemeral(
         self,
         channel: str,

@@ -236,3 +236,20 @@ def test_card_stays_within_slacks_limits_whatever_it_holds() -> None:
     assert "retry_run" in str(status_message(run, now=100.0).blocks)
     running = str(status_message(replace(run, status="RUNNING"), now=100.0).blocks)
     assert "retry_run" not in running and "step 1000000" in running and "&lt;y&gt;" in running
+
+
+def test_the_finish_reaction_goes_when_a_follow_up_sets_the_run_working_again(
+    app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
+) -> None:
+    run_id, card = start_run(app, codegen_api, slack_server, "tidy the README")
+    root = card.get("thread_ts") or card["ts"]
+    reactions = lambda: slack_server.message(GENERAL, root).get("reactions", {})  # noqa: E731
+    codegen_api.set_status(run_id, "COMPLETE", result="Tidied.")
+    wait_for(lambda: "white_check_mark" in reactions(), what="✅ on the finished run's thread")
+    reply_ts = slack_server.post_as_user(GENERAL, ALICE, "also fix the links", thread_ts=root)
+    app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
+               "text": "also fix the links", "ts": reply_ts, "thread_ts": root})  # fmt: skip
+    wait_for(lambda: "white_check_mark" not in reactions(), what="✅ taken off: the run works again")
+    codegen_api.set_status(run_id, "FAILED", result="The links checker crashed.")
+    wait_for(lambda: "x" in reactions(), what="❌ on the failed run's thread")
+    assert "white_check_mark" not in reactions()  # the thread says how it ended last, once
