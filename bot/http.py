@@ -4,7 +4,6 @@ check and metrics, as one WSGI app."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -21,19 +20,17 @@ from slack_bolt.request.internals import build_context
 from waitress import create_server, wasyncore
 from waitress.channel import HTTPChannel
 
+from bot.signatures import EVENTS_PATH, BadSignature, SignatureFailures, check_signature
 from bot.slack_request import MalformedRequest, check_shape
 
 log = logging.getLogger("codegen_slack.http")
 
-EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
-MAX_CLOCK_SKEW_SECONDS = 5 * 60
 # How often waitress's loop wakes up on its own: closing the server waits for this at most.
 # Whole seconds: waitress reads it with int(), so a fraction becomes 0, a loop that never sleeps.
 LOOP_WAKE_SECONDS = 1
 DRAIN_SECONDS = 5.0  # at a stop, how long requests already received may take to be answered (Slack waits 3 s)
 DRAIN_POLL_SECONDS = 0.02
-SIGNATURE_WARNING_SECONDS = 60.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -51,9 +48,10 @@ def make_wsgi_app(
     it is served elsewhere, see `make_metrics_app`; with `metrics_token`, only to requests that bear it).
 
     A Slack request is checked before Bolt sees it: over 1 MB → 413; a bad signature or a
-    timestamp more than 5 minutes away → 401 (and a warning naming SLACK_SIGNING_SECRET, at most
-    once a minute); a body that is not the JSON or form Slack sends → 400. Without a signing secret
-    (Socket Mode) there is no /slack/events: Slack's requests come over the socket.
+    timestamp more than 5 minutes away → 401 (and a warning naming SLACK_SIGNING_SECRET, or this
+    machine's clock for a correctly signed old request, at most once a minute each); a body that is
+    not the JSON or form Slack sends → 400. Without a signing secret (Socket Mode) there is no
+    /slack/events: Slack's requests come over the socket.
     """
     secret = (signing_secret or "").encode()
     refused = SignatureFailures()
@@ -68,8 +66,10 @@ def make_wsgi_app(
         if length > MAX_BODY_BYTES:
             return _json(start_response, "413 Payload Too Large", {"error": "body over 1 MB"})
         body = environ["wsgi.input"].read(length) if length else b""
-        if not _signed(secret, body, environ):
-            refused.note()
+        try:
+            check_signature(secret, body, environ)
+        except BadSignature as exc:
+            refused.note(exc.skew)
             return _json(start_response, "401 Unauthorized", {"error": "invalid signature"})
         try:
             request = _bolt_request(body, environ)
@@ -116,45 +116,6 @@ def make_metrics_app(
         return [data]
 
     return app
-
-
-class SignatureFailures:
-    """Counts Slack requests that fail the signature check and says so in the log, at most once per
-    `every` seconds: after a wrong SLACK_SIGNING_SECRET every request fails and nothing else would."""
-
-    def __init__(self, every: float = SIGNATURE_WARNING_SECONDS) -> None:
-        self._every = every
-        self._lock = threading.Lock()
-        self._count = 0
-        self._warned_at: float | None = None
-
-    def note(self) -> None:
-        """One request failed the check."""
-        with self._lock:
-            self._count += 1
-            now = time.monotonic()
-            if self._warned_at is not None and now - self._warned_at < self._every:
-                return
-            count, self._count, self._warned_at = self._count, 0, now
-        log.warning(
-            "%d request(s) to %s failed Slack's signature check: if they came from Slack, "
-            "SLACK_SIGNING_SECRET is wrong (your app at api.slack.com/apps → Basic Information → "
-            "App Credentials → Signing Secret)",
-            count,
-            EVENTS_PATH,
-        )
-
-
-def _signed(secret: bytes, body: bytes, environ: dict[str, Any]) -> bool:
-    """Slack's v0 signature over the raw body, with a timestamp at most 5 minutes from now."""
-    timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
-    signature = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
-    if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
-        return False
-    if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
-        return False
-    digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(f"v0={digest}".encode(), signature.encode())
 
 
 def _bolt_request(body: bytes, environ: dict[str, Any]) -> BoltRequest:

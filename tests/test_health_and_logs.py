@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,6 +114,15 @@ def test_wrong_signing_secret_is_named_in_the_log_once_a_minute(bot: SubprocessA
     wait_for(lambda: "SLACK_SIGNING_SECRET" in bot.output(), what="the warning")
     warnings = [line for line in bot.output().splitlines() if "SLACK_SIGNING_SECRET" in line]
     assert len(warnings) == 1 and "WARNING" in warnings[0] and "failed Slack's signature check" in warnings[0]
+
+
+def test_a_correctly_signed_old_request_blames_the_clock_not_the_secret(bot: SubprocessApp) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
+    headers = sign(body, timestamp=int(time.time()) - 20 * 60)  # this machine's clock 20 minutes ahead
+    assert bot.post(body, "application/json", headers=headers).status_code == 401
+    line = wait_for(lambda: [x for x in bot.output().splitlines() if "clock" in x], what="the warning")[0]
+    assert "WARNING" in line and "NTP" in line and "stamped up to 1200 s" in line
+    assert "is wrong (your app" not in bot.output()  # the secret is right: not blamed
 
 
 def test_logs_are_quiet_and_can_be_json(
