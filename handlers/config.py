@@ -15,10 +15,14 @@ from bot.render.config import (
 )
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
-from handlers.repositories import repository_problem
+from handlers.repositories import known_repositories, repository_problem
 from storage.audit import CONFIG, REFUSED
 from storage.job_kinds import PRIORITY, REPOS
 
+UNCHECKED_REPO = (
+    "I couldn't check it against Codegen's repositories yet (their list is still loading): a run"
+    " started here says so if Codegen doesn't know it, and setting it again in a moment checks it."
+)
 ONLY_ADMINS = "Only the bot's admins can change this channel's settings; /codegen config shows them."
 
 
@@ -45,16 +49,19 @@ def answer_config(ctx: HandlerContext, command: ConfigCommand, *, user: str, cha
         ctx.store.set_agent_type_default("channel", channel, command.value)
         ctx.record_audit(user, CONFIG, channel=channel, detail=change)
         return agent_type_changed_text(command.value, mine=False)
+    unchecked = ""
     if command.name == "repo" and command.value:
         problem = repository_problem(ctx, command.value)
         if problem:
             return error_text(problem)
+        if known_repositories(ctx) is None:
+            unchecked = "\n" + UNCHECKED_REPO
     field = "default_repo" if command.name == "repo" else "notify"
     audit = ctx.audit(user, CONFIG, channel=channel, detail=change)
     settings = ctx.store.set_channel_settings(
         channel, user=user, now=ctx.clock.now(), audit=audit, **{field: command.value}
     )
-    return setting_changed_text(settings, command.name)
+    return setting_changed_text(settings, command.name) + unchecked
 
 
 def answer_repos(ctx: HandlerContext, command: dict[str, Any]) -> str | None:

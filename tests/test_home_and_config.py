@@ -74,6 +74,17 @@ def test_config_names_close_matches_for_an_unknown_repository(
     assert "notify is one of" in app.command("config notify everyone").json()["text"]
 
 
+def test_a_default_repository_set_before_the_list_loaded_says_it_was_not_checked(
+    app: AppUnderTest, codegen_api: CodegenServer
+) -> None:
+    codegen_api.add_repo("acme/web")
+    text = app.command("config repo acme/wbe").json()["text"]  # nobody has loaded the list yet
+    assert "acme/wbe" in text and "couldn't check it" in text
+    wait_for(lambda: app.bot.repos.cached(), what="the list, loaded in the background")
+    again = app.command("config repo acme/wbe").json()["text"]
+    assert "no repository" in again and "acme/web" in again
+
+
 def test_repos_lists_the_organizations_repositories(
     app: AppUnderTest, codegen_api: CodegenServer, slack_server: SlackServer
 ) -> None:
