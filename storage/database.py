@@ -26,6 +26,9 @@ RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its 
 # SQLite's BEGIN IMMEDIATE gives, one at a time, so storage code that reads before it writes (the
 # hourly cap, insert-once keys, claiming a job) is correct on both backends without two versions.
 WRITE_LOCK = 0x636F_6465_6765_6E  # "codegen"
+# Rate-limit slots (storage/slots.py) touch only their own table: they take this lock instead, so the
+# acks that count users.info calls never queue behind the leader's writes, nor those behind them.
+SLOTS_LOCK = WRITE_LOCK + 1
 WORK_CHANNEL = "codegen_slack_work"  # PostgreSQL NOTIFY channel: work was recorded for the leader
 CONNECT_TIMEOUT_SECONDS = 10
 POOL_MAX = 10
@@ -127,14 +130,15 @@ class StoreBase:
             self._conn.execute("COMMIT")
 
     @contextmanager
-    def _tx(self) -> Iterator[Tx]:
-        """One serialised write transaction; database errors become StorageError."""
+    def _tx(self, lock: int = WRITE_LOCK) -> Iterator[Tx]:
+        """One serialised write transaction; database errors become StorageError. On PostgreSQL it is
+        serialised with the others that take the advisory `lock` (SQLite has one writer at a time)."""
         try:
             if self._pool is None:
                 with self._sqlite_tx() as tx:
                     yield tx
             else:
-                with self._pool.connection() as conn, _pg_tx(conn) as tx:
+                with self._pool.connection() as conn, _pg_tx(conn, lock) as tx:
                     yield tx
         except DB_ERRORS as exc:
             raise StorageError(f"database write failed: {exc}") from None
@@ -187,8 +191,8 @@ def _dropped_by_server(conn: psycopg.Connection[Any]) -> None:
 
 
 @contextmanager
-def _pg_tx(conn: psycopg.Connection[Any]) -> Iterator[Tx]:
-    """A PostgreSQL transaction holding the write lock until it commits or rolls back."""
+def _pg_tx(conn: psycopg.Connection[Any], lock: int = WRITE_LOCK) -> Iterator[Tx]:
+    """A PostgreSQL transaction holding advisory lock `lock` until it commits or rolls back."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         yield PgTx(conn)

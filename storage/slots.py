@@ -3,7 +3,7 @@ together (see bot/shared_limit.py). Times are epoch seconds: replicas share no m
 
 from __future__ import annotations
 
-from storage.database import StoreBase
+from storage.database import SLOTS_LOCK, StoreBase
 
 
 class SlotStore(StoreBase):
@@ -13,7 +13,7 @@ class SlotStore(StoreBase):
         """Take a slot of window `name` (at most `limit` slots in any `window` seconds): (its id, 0.0),
         or (None, seconds until one frees) when the window is full. Slots older than the window are
         dropped on the way."""
-        with self._tx() as db:
+        with self._tx(SLOTS_LOCK) as db:
             db.execute("DELETE FROM rate_slots WHERE name = ? AND at <= ?", (name, now - window))
             stamps = [
                 r["at"] for r in db.query("SELECT at FROM rate_slots WHERE name = ? ORDER BY at", (name,))
@@ -35,5 +35,5 @@ class SlotStore(StoreBase):
     def stamp_slot(self, slot_id: int, at: float) -> None:
         """Count slot `slot_id` from `at` (when its call ended), so a slow call never lets a slot
         free up before the far side has counted it."""
-        with self._tx() as db:
+        with self._tx(SLOTS_LOCK) as db:
             db.execute("UPDATE rate_slots SET at = ? WHERE id = ?", (at, slot_id))
