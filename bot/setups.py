@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.codegen import AgentRun
+from bot.codegen.run_calls import CLOCK_SKEW_SECONDS
 from bot.creates import CreateDeps, CreateJob
 from bot.jobs import JobKind
 from bot.once import CREATE_STEP
@@ -26,7 +27,6 @@ from storage.job_kinds import SETUP
 from storage.records import Request
 
 SETUP_SOURCE = "SETUP_COMMANDS"  # the source type of the runs Codegen starts for setup commands
-CLOCK_SKEW_SECONDS = 300.0
 
 
 def setup_kind(deps: CreateDeps, on_started: Callable[[], None]) -> JobKind:

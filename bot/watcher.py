@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.codegen import AgentRun, CodegenClient, CodegenError, RunNotFound
+from bot.codegen.http_calls import PAGE_SIZE
 from storage.ports import WatcherStore
 from storage.records import PullRequest, StatusCheck, WatchedRun
 
 log = logging.getLogger("codegen_slack.watcher")
 
-PAGE_SIZE = 100
 FRESH_SECONDS = 1.0
 QUIET_FACTOR = 120.0
 OUTAGE_BACKOFF_SECONDS = 10.0

@@ -37,7 +37,7 @@ from bot.codegen.models import ErrorBody, Page, ValidationErrorBody
 
 log = logging.getLogger("codegen_slack.codegen")
 
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # items per list call: the most Codegen's list endpoints give (limit ≤ 100)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 """Failures that happen before a request leaves the client: always safe to retry."""
 
