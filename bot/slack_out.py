@@ -74,18 +74,17 @@ class SlackOut(SlackLookups):
 
     def react(self, channel: str, ts: str, name: str) -> None:
         """Add a reaction; adding one that is already there is fine."""
-        try:
-            self._call("reactions.add", channel=channel, timestamp=ts, name=name)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "already_reacted":
-                raise
+        self._reaction("reactions.add", channel, ts, name, harmless="already_reacted")
 
     def unreact(self, channel: str, ts: str, name: str) -> None:
         """Take the app's reaction off; one that is not there is fine."""
+        self._reaction("reactions.remove", channel, ts, name, harmless="no_reaction")
+
+    def _reaction(self, method: str, channel: str, ts: str, name: str, *, harmless: str) -> None:
         try:
-            self._call("reactions.remove", channel=channel, timestamp=ts, name=name)
+            self._call(method, channel=channel, timestamp=ts, name=name)
         except SlackApiError as exc:
-            if exc.response.get("error") != "no_reaction":
+            if exc.response.get("error") != harmless:
                 raise
 
     def ephemeral(
