@@ -3,8 +3,9 @@
 Each waiting request gets one message ("queued, position N, starts in about M min") that later
 becomes its run's status message. Positions move whenever a run starts; they are re-edited front
 first, at most `QUEUE_EDITS_PER_MINUTE` edits a minute, so a long queue cannot use up Slack's edit
-limit (a message not yet re-edited overstates the wait, never understates it). The job recurs
-every `TICK_SECONDS` while any create is pending.
+limit (a message not yet re-edited overstates the wait, never understates it). A cancelled
+request's message is edited to say who cancelled it. The job recurs every `TICK_SECONDS` while any
+create is pending.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.creates import CreateDeps, post_status_message
 from bot.jobs import Again, JobKind, Outcome
+from bot.render.controls import CANCELLED
+from bot.render.messages import SlackMessage
 from bot.render.status_card import queued_message
 from bot.slack_errors import slack_error
 from bot.slack_limits import EDIT, METHOD_LIMITS
@@ -45,8 +48,9 @@ class CreateQueue:
 
     def handle(self, job: Job) -> Outcome | None:
         """Do one turn; again in a moment while requests wait, done when none does."""
+        shown_all = self._show_cancelled()
         if not self.d.store.queue_head("create", 1):
-            return None
+            return None if shown_all else Again(TICK_SECONDS)
         posted_all = self._post_queued()
         wait = self._refresh_positions() if posted_all else 0.0
         return Again(TICK_SECONDS if wait is None else min(wait, TICK_SECONDS))
@@ -66,8 +70,23 @@ class CreateQueue:
             except SlackApiError as exc:  # the create job says what is wrong when it gets there
                 log.warning("request %s: queued message not posted (%s)", request.id, slack_error(exc))
                 continue
-            self.d.store.update_request(request.id, notice=f"queued:{position}")
+            self.d.store.note_queued(request.id, f"queued:{position}")
         return len(found) < NOTICES_PER_TURN
+
+    def _show_cancelled(self) -> bool:
+        """Edit the messages of cancelled requests to say who cancelled them (this job alone edits
+        queued messages, so no position edit can land after it); True when none is left for now."""
+        cancelled = self.d.store.cancels_to_show(NOTICES_PER_TURN)
+        for request in cancelled:
+            who = (request.notice or "").removeprefix("cancel:")
+            said = SlackMessage(text=CANCELLED.format(who=f"<@{who}>"), blocks=[])
+            try:
+                if request.status_ts:
+                    self.d.slack.update(request.channel, request.status_ts, said)
+            except SlackApiError as exc:
+                log.warning("request %s: not shown cancelled (%s)", request.id, slack_error(exc))
+            self.d.store.update_request(request.id, notice="cancelled")
+        return len(cancelled) < NOTICES_PER_TURN
 
     def _post(self, request: Request, position: int) -> None:
         post_status_message(self.d, request, queued_message(request, position, self._eta(position)))
@@ -90,7 +109,7 @@ class CreateQueue:
                 )
             except SlackApiError as exc:
                 log.warning("request %s: queued message not updated (%s)", request.id, slack_error(exc))
-            self.d.store.update_request(request.id, notice=notice)
+            self.d.store.note_queued(request.id, notice)
         return None
 
     def _eta(self, position: int) -> int:

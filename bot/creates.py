@@ -29,7 +29,7 @@ from bot.slack_out import SlackOut
 from bot.user_names import UserNames
 from storage.job_kinds import CREATE
 from storage.ports import CreateStore
-from storage.records import Job, Request, RunRecord
+from storage.records import Job, Request, RequestWithdrawn, RunRecord
 
 log = logging.getLogger("codegen_slack.creates")
 
@@ -128,6 +128,9 @@ class CreateJob:
             run = self._start(request, prompt, repo_id)
         except UnknownRepository as exc:
             return Dead(str(exc))
+        except RequestWithdrawn:
+            log.info("request %s was cancelled before its run was made", request.id)
+            return None
         except (CodegenUnavailable, RateLimited):
             if job.attempts + 1 >= DELAY_NOTICE_AFTER:  # a blip that passes at once says nothing
                 self._say_delayed(request)

@@ -26,12 +26,12 @@ from typing import Any
 from bot.codegen import AgentRun, CodegenClient
 from bot.render.messages import SlackMessage
 from bot.slack_out import SlackOut
+from storage.database import CREATE_STEP
 from storage.ports import RequestSteps
 from storage.records import Request
 
 log = logging.getLogger("codegen_slack.once")
 
-CREATE_STEP = "create"
 STATUS_MESSAGE_STEP = "status_message"
 
 
@@ -70,7 +70,7 @@ def create_run_once(
 ) -> AgentRun:
     """Start the request's run, keyed by the request's key; after an attempt that may have reached
     Codegen, the run that attempt made is looked up and returned instead of making a second one."""
-    if store.note_step(request.id, CREATE_STEP):
+    if store.note_step(request.id, CREATE_STEP, while_pending=True):
         found = codegen.find_run_by_key(request.key, since=request.created_at)
         if found is not None:
             log.info("request %s had already become run %s (an earlier attempt)", request.id, found.id)

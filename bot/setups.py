@@ -21,8 +21,8 @@ from bot.codegen import AgentRun
 from bot.codegen.run_calls import CLOCK_SKEW_SECONDS
 from bot.creates import CreateDeps, CreateJob
 from bot.jobs import JobKind
-from bot.once import CREATE_STEP
 from bot.replies import requester_notice
+from storage.database import CREATE_STEP
 from storage.job_kinds import SETUP
 from storage.records import Request
 

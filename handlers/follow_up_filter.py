@@ -12,7 +12,7 @@ import re
 from enum import Enum
 
 from handlers.context import HandlerContext
-from handlers.stop import request_stop
+from handlers.stop import stop_in_thread
 
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>|<!subteam\^[A-Z0-9]+(?:\|[^<>]*)?>")
 _WORD_RE = re.compile(r"[\s.!]+")
@@ -93,8 +93,7 @@ def screen_reply(
         said = change_muting(ctx, verdict, run_id=run_id, channel=channel, thread_ts=thread_ts, user=user)
         ctx.tell_privately(channel, user, said, thread_ts, key=key)
     elif verdict is Verdict.STOP:
-        run = ctx.store.get_run(run_id) if run_id is not None else None
-        said = request_stop(ctx, run, user, "thread") if run else NOT_STARTED
+        said = stop_in_thread(ctx, channel, thread_ts, user, "thread") or NOT_STARTED
         ctx.tell_privately(channel, user, said, thread_ts, key=key)
     elif verdict is Verdict.MUTED_MENTION:
         ctx.tell_privately(channel, user, MUTED_HINT.format(user=muted_by), thread_ts, key=key)

@@ -7,20 +7,34 @@ wherever people press Stop; once it ended and a follow-up set the run working ag
 is a new request, `stop:<run id>:<n>`). The resume job delivers it as soon as Codegen takes it, or drops it
 unsent when the run finished first (bot/resumes.py); the card says what was done. Only the run's
 requester or one of the bot's admins may stop it.
+
+A request still queued for Codegen's create limit has no run yet: its message's ✖️ Cancel button, or
+`/codegen stop` in its thread, withdraws it, and nothing is sent to Codegen (storage.requests'
+`cancel_create`), unless the create job is already asking Codegen for the run.
 """
 
 from __future__ import annotations
 
-from bot.render.controls import ONLY_REQUESTER, STOP_PROMPT, already_finished_text, stop_text
+from bot.render.controls import (
+    CANCEL_DONE,
+    CANCEL_TOO_LATE,
+    ONLY_REQUESTER,
+    ONLY_REQUESTER_CANCEL,
+    STOP_PROMPT,
+    already_finished_text,
+    stop_text,
+)
 from bot.render.messages import error_text
 from handlers.context import HandlerContext
 from storage.agent_controls import StopRecord
 from storage.audit import REFUSED, STOP
-from storage.records import RunRecord
+from storage.records import Request, RunRecord
+from storage.requests import CANCELLED
 
 UNKNOWN_RUN = "I don't know that run. `/codegen list` shows your recent runs."
 NO_RUN_HERE = "There is no run of yours here to stop. Give its id: `/codegen stop 123`."
 ALREADY = "Run #{run_id} was already asked to stop; nothing more was sent. "
+ALREADY_CANCELLED = "It was already cancelled; nothing was sent to Codegen."
 
 
 def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) -> str:
@@ -57,6 +71,35 @@ def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) ->
     return stop_text(run, stop or StopRecord(user, source, now, "waiting"))
 
 
+def cancel_request(ctx: HandlerContext, request: Request, user: str, source: str) -> str:
+    """Withdraw a create request before its run is made; returns what to tell `user` privately.
+    `source`: `button`, `command` or `thread`."""
+    if not ctx.may_act_on_run(user, request.user):
+        ctx.record_audit(
+            user, STOP, channel=request.channel, request_id=request.id, outcome=REFUSED,
+            detail=f"cancel from {source}: not the requester or an admin",
+        )  # fmt: skip
+        return f":warning: {ONLY_REQUESTER_CANCEL.format(requester=f'<@{request.user}>')}"
+    audit = ctx.audit(user, STOP, channel=request.channel, detail=f"cancelled before it started ({source})")
+    if ctx.store.cancel_create(request.id, user, now=ctx.clock.now(), audit=audit) is None:
+        now = ctx.store.get_request(request.id)
+        if now is not None and now.state == "failed" and now.error == CANCELLED:
+            return ALREADY_CANCELLED
+        return CANCEL_TOO_LATE
+    ctx.wake()
+    return CANCEL_DONE
+
+
+def stop_in_thread(ctx: HandlerContext, channel: str, thread_ts: str, user: str, source: str) -> str | None:
+    """Stop the thread's run, or cancel the request still making it; what to tell `user` privately
+    (None: the thread has neither)."""
+    run = ctx.store.run_for_thread(channel, thread_ts)
+    if run is not None:
+        return request_stop(ctx, run, user, source)
+    waiting = ctx.store.create_for_thread(channel, thread_ts)
+    return cancel_request(ctx, waiting, user, source) if waiting is not None else None
+
+
 def stop_by_command(
     ctx: HandlerContext, run_id: int | None, *, user: str, channel: str, thread_ts: str | None
 ) -> str:
@@ -68,7 +111,9 @@ def stop_by_command(
         if run is None:
             return error_text(UNKNOWN_RUN)
     elif thread_ts:
-        run = ctx.store.run_for_thread(channel, thread_ts)
+        said = stop_in_thread(ctx, channel, thread_ts, user, "command")
+        if said is not None:
+            return said
     if run is None:
         recent = [r for r in ctx.store.runs_for_user(user, 10, channel=channel) if not r.finished]
         if not recent:

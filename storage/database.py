@@ -22,6 +22,7 @@ from storage.schema import SchemaTooNew, migrate, write_version
 from storage.tx import PgTx, SqliteTx, Tx
 
 RESUMED_STEP = "resumed"  # noted on a resume request once Codegen accepted its prompt
+CREATE_STEP = "create"  # noted on a create request just before Codegen is asked to make its run
 # The key of the PostgreSQL advisory lock that write transactions hold: it gives every write what
 # SQLite's BEGIN IMMEDIATE gives, one at a time, so storage code that reads before it writes (the
 # hourly cap, insert-once keys, claiming a job) is correct on both backends without two versions.

@@ -31,7 +31,7 @@ import json
 from typing import Any
 
 from storage.database import StoreBase
-from storage.records import Job, JobStatus
+from storage.records import Job, JobStatus, RequestWithdrawn
 from storage.tx import Tx
 
 DUE = (JobStatus.QUEUED.value, JobStatus.RETRYING.value)
@@ -248,10 +248,16 @@ class JobStore(StoreBase):
 
     # --- crash-safety steps of a request -----------------------------------------------------------
 
-    def note_step(self, request_id: int, step: str) -> bool:
+    def note_step(self, request_id: int, step: str, *, while_pending: bool = False) -> bool:
         """Note durably that `step` of a request is about to happen; True when it was noted before, so
-        that an earlier attempt may have done it and the caller should look before doing it again."""
+        that an earlier attempt may have done it and the caller should look before doing it again.
+        With `while_pending`, raises RequestWithdrawn, noting nothing, when the request no longer
+        waits (it was cancelled): checked in the same transaction as a cancel checks for the step."""
         with self._tx() as db:
+            if while_pending and not db.query(
+                "SELECT 1 FROM requests WHERE id = ? AND state = 'pending'", (request_id,)
+            ):
+                raise RequestWithdrawn(request_id)
             return not add_step(db, request_id, step)
 
     def forget_step(self, request_id: int, step: str) -> None:

@@ -39,7 +39,7 @@ class RunReader(Protocol):
 class RequestSteps(Protocol):
     """Crash-safety steps of a request (bot/once.py)."""
 
-    def note_step(self, request_id: int, step: str) -> bool: ...
+    def note_step(self, request_id: int, step: str, *, while_pending: bool = False) -> bool: ...
 
 
 class AuditLog(Protocol):
@@ -58,6 +58,8 @@ class CreateStore(RequestReader, RunReader, RequestSteps, AuditLog, Protocol):
     def requests_without_message(
         self, kind: RequestKind, now: float, limit: int
     ) -> list[tuple[Request, int]]: ...
+    def note_queued(self, request_id: int, notice: str) -> None: ...
+    def cancels_to_show(self, limit: int) -> list[Request]: ...
 
 
 class ResumeStore(RequestReader, RunReader, RequestSteps, AuditLog, Protocol):

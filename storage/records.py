@@ -98,6 +98,14 @@ Notify = Literal["thread", "channel", "dm"]
 NOTIFY_CHOICES: tuple[Notify, ...] = ("thread", "channel", "dm")
 
 
+class RequestWithdrawn(Exception):
+    """The request no longer waits (it was cancelled before its run was made); `request_id` is its id."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(f"request {request_id} was withdrawn")
+        self.request_id = request_id
+
+
 @dataclass(frozen=True)
 class ChannelSettings:
     """A channel's defaults: the repository for runs started there, and where finishes are announced."""

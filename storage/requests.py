@@ -8,6 +8,10 @@ A request's own state follows its intent; its job (storage/jobs.py) carries atte
 | pending  | its `create`, `resume` or `steps` job has work to do       | done, or failed         |
 | done     | the run exists / the prompt reached it / the steps posted  | (final)                 |
 | failed   | its job ended dead; `error` says why, the person was told  | pending (`jobs retry`)  |
+
+A waiting create is cancelled (`cancel_create`) by ending it failed with error CANCELLED, unless
+Codegen may have been asked already: the create job notes its "create" step only while the request
+is pending, in one transaction, so exactly one of the two wins.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from storage.audit import AuditEntry, add_audit_entry
-from storage.database import RESUMED_STEP, StoreBase
-from storage.job_kinds import REQUEST_KINDS, arm_request
+from storage.database import CREATE_STEP, RESUMED_STEP, StoreBase
+from storage.job_kinds import PRIORITY, QUEUE, REQUEST_KINDS, arm_request
+from storage.jobs import arm
 from storage.records import Request, RequestKind, RequestState
 from storage.rows import request_from_row
 
@@ -29,6 +34,9 @@ class CapReached(Exception):
     def __init__(self, cap: int) -> None:
         super().__init__(f"hourly cap of {cap} runs reached")
         self.cap = cap
+
+
+CANCELLED = "cancelled before it started"
 
 
 class RequestStore(StoreBase):
@@ -81,6 +89,38 @@ class RequestStore(StoreBase):
             if audit is not None:
                 add_audit_entry(db, replace(audit, request_id=rows[0]["id"]))
         return request_from_row(rows[0])
+
+    def cancel_create(self, request_id: int, user: str, *, now: float, audit: AuditEntry) -> Request | None:
+        """Withdraw create request `request_id` before its run is made, in one transaction: it ends
+        failed with error CANCELLED and notice `cancel:<user>` (the `queue` job, armed here, shows that
+        on its message and moves the others up), and `audit` is recorded. Returns the request as it
+        waited; None, changing nothing, when it no longer waits or Codegen may have been asked."""
+        with self._tx() as db:
+            rows = db.query(
+                "SELECT * FROM requests WHERE id = ? AND kind = 'create' AND state = 'pending' AND NOT EXISTS"
+                " (SELECT 1 FROM steps WHERE request_id = requests.id AND step = ?)",
+                (request_id, CREATE_STEP),
+            )
+            if not rows:
+                return None
+            cancelled = {"state": "failed", "error": CANCELLED, "notice": f"cancel:{user}"}
+            db.update("requests", {"id": request_id}, cancelled)
+            arm(db, QUEUE, QUEUE, now=now, priority=PRIORITY[QUEUE])
+            add_audit_entry(db, replace(audit, request_id=request_id))
+        return request_from_row(rows[0])
+
+    def cancels_to_show(self, limit: int) -> list[Request]:
+        """Cancelled creates whose message does not say so yet (notice `cancel:<who cancelled>`)."""
+        rows = self._rows("SELECT * FROM requests WHERE notice LIKE 'cancel:%' ORDER BY id LIMIT ?", (limit,))
+        return [request_from_row(r) for r in rows]
+
+    def note_queued(self, request_id: int, notice: str) -> None:
+        """The request's message now shows `notice` (`queued:<position>`), if it still waits (a cancel
+        meanwhile keeps its own notice, so that its message is edited to say so next)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE requests SET notice = ? WHERE id = ? AND state = 'pending'", (notice, request_id)
+            )
 
     def get_request(self, request_id: int) -> Request | None:
         """One request by id."""

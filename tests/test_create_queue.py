@@ -19,6 +19,9 @@ from bot.repos import RepoDirectory
 from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
 from bot.slack_out import SlackOut
+from storage.audit import STOP, AuditEntry
+from storage.database import CREATE_STEP
+from storage.records import RequestWithdrawn
 from storage.store import Store
 from tests.fakeclock import FakeClock
 from tests.servers.codegen_server import CodegenServer
@@ -177,3 +180,23 @@ def test_the_queued_message_becomes_the_run_message(queue: Queue) -> None:
     now_shown = queue.slack_server.message(GENERAL, message["ts"])
     assert f"Codegen run #{run_id}" in now_shown["text"] and "Queued" not in now_shown["text"]
     assert len(queue.shown()) == LIMIT + 1
+
+
+def test_a_cancelled_request_never_starts_and_one_being_started_cannot_be_cancelled(queue: Queue) -> None:
+    assert queue.store
+    queue.ask(5)
+    queue.work()
+    cancelled, starting = queue.store.queue_head("create", 10)  # tasks 3 and 4 wait for a slot
+    cancel = AuditEntry(at=queue.clock.now(), actor="U0ALICE", action=STOP)
+    assert queue.store.cancel_create(cancelled.id, "U0ALICE", now=queue.clock.now(), audit=cancel)
+    with pytest.raises(RequestWithdrawn):  # a create job that read it just before cannot go on
+        queue.store.note_step(cancelled.id, CREATE_STEP, while_pending=True)
+    queue.store.note_step(starting.id, CREATE_STEP, while_pending=True)  # its job is asking Codegen now
+    assert queue.store.cancel_create(starting.id, "U0ALICE", now=queue.clock.now(), audit=cancel) is None
+    queue.work()
+    assert cancelled.status_ts  # its queued message, now edited to say so:
+    shown = queue.slack_server.message(GENERAL, cancelled.status_ts)["text"]
+    assert shown == "🚫 Cancelled by <@U0ALICE> before it started: nothing was sent to Codegen."
+    queue.clock.advance(61)
+    queue.work()
+    assert queue.prompts() == ["task 0", "task 1", "task 2", "task 4"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.jobs import Runner
-from bot.render.controls import STOP, STOP_PROMPT
+from bot.render.controls import CANCEL_REQUEST, STOP, STOP_PROMPT
 from bot.sessions import session_kind
 from bot.slack_calls import make_web_client
 from bot.slack_limits import SlackLimits
@@ -243,3 +243,41 @@ def test_a_stop_recorded_as_the_card_is_edited_gets_an_edit_of_its_own(db_target
     again = store.claim(6.0, kinds=["card"], blocked=[], exclusive=[], lease_seconds=60)
     assert again is not None and again.key == "card:5"
     store.close()
+
+
+def test_a_queued_request_is_cancelled_before_it_starts_and_nothing_reaches_codegen(
+    make_app, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    codegen_api.set_limits(create=1)
+    app = make_app(codegen_creates_per_minute=1)
+    for task in ("first task", "second task", "third task"):
+        app.command(task)
+    wait_for(codegen_api.runs, what="the first run")
+
+    def message(task: str) -> dict[str, Any]:
+        return next((m for m in slack_server.messages(GENERAL) if task in str(m.get("blocks"))), {})
+
+    wait_for(lambda: "position 2" in message("third task").get("text", ""), what="the third one queued")
+    queued = message("second task")
+    click(app, queued, CANCEL_REQUEST, user=BOB)
+    refused = wait_for(lambda: [e["text"] for e in slack_server.ephemerals(GENERAL, BOB)], what="Bob told")
+    assert "Only <@U0ALICE>, who asked for it" in refused[-1]
+    click(app, queued, CANCEL_REQUEST)
+    said = wait_for(lambda: [e["text"] for e in slack_server.ephemerals(GENERAL, ALICE)], what="the answer")
+    assert "nothing was sent to Codegen" in said[-1]
+    shown = wait_for(lambda: "Cancelled by <@U0ALICE>" in slack_server.message(GENERAL, queued["ts"])["text"],
+                     what="its message to say it was cancelled")  # fmt: skip
+    assert shown and "actions" not in str(slack_server.message(GENERAL, queued["ts"]).get("blocks"))
+    wait_for(lambda: "position 1" in message("third task").get("text", ""), what="the third one to move up")
+    click(app, queued, CANCEL_REQUEST)  # pressed again, from a stale view
+    wait_for(lambda: any("already cancelled" in e["text"] for e in slack_server.ephemerals(GENERAL, ALICE)),
+             what="the second press answered")  # fmt: skip
+    third = message("third task")  # `stop` said to the bot in its thread cancels it too
+    said_ts = slack_server.post_as_user(GENERAL, ALICE, f"<@{BOT}> stop", thread_ts=third["ts"])
+    app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
+               "text": f"<@{BOT}> stop", "ts": said_ts, "thread_ts": third["ts"]})  # fmt: skip
+    wait_for(lambda: "Cancelled by" in slack_server.message(GENERAL, third["ts"])["text"], what="cancelled")
+    (only,) = codegen_api.runs()  # the cancelled ones never reached Codegen
+    assert "first task" in codegen_api.run_inputs(only["id"])["prompt"]
+    entries = [e for e in app.bot.store.audit_entries() if e.detail and "cancel" in e.detail]
+    assert [(e.actor, e.outcome) for e in entries] == [(BOB, "refused"), *[(ALICE, "allowed")] * 2]

@@ -13,6 +13,7 @@ from storage.agent_controls import RunControls, StopRecord
 from storage.records import RunRecord
 
 STOP = "stop_run"
+CANCEL_REQUEST = "cancel_request"  # on a queued request's message: withdraw it before its run is made
 MUTE = "mute_follow_ups"
 UNMUTE = "unmute_follow_ups"
 STOP_PROMPT = (
@@ -22,6 +23,12 @@ STOP_PROMPT = (
 NO_CANCEL = "Codegen has no call that cancels a run"
 PR_ACTIONS_NOTE = "Pull-request actions (stop Codegen on the PR, stop fixing checks) are on this card."
 ONLY_REQUESTER = "Only {requester}, who started run #{run_id}, or one of the bot's admins can stop it."
+ONLY_REQUESTER_CANCEL = "Only {requester}, who asked for it, or one of the bot's admins can cancel it."
+CANCELLED = "🚫 Cancelled by {who} before it started: nothing was sent to Codegen."
+CANCEL_DONE = "Cancelled: it had not started, so nothing was sent to Codegen."
+CANCEL_TOO_LATE = (
+    "It is starting now, too late to cancel; once its card shows the run, ⏹️ Stop asks the run to stop."
+)
 
 
 def stop_text(run: RunRecord, stop: StopRecord) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.render.cards import control_block, progress_text
-from bot.render.controls import control_buttons, control_notes
+from bot.render.cards import button, control_block, progress_text
+from bot.render.controls import CANCEL_REQUEST, control_buttons, control_notes
 from bot.render.limits import (
     SECTION_TEXT_MAX,
     truncate,
@@ -85,9 +85,12 @@ def status_message(
 
 
 def queued_message(request: Request, position: int, eta_minutes: int) -> SlackMessage:
-    """Shown while a request waits for a free slot."""
+    """Shown while a request waits for a free slot, with a Cancel button."""
     wait = f"position {position}, starts in about {max(1, eta_minutes)} min"
-    return _request_message(request, f"⏳ *Queued* — {wait}", f"⏳ Queued — {wait}", "queued")
+    message = _request_message(request, f"⏳ *Queued* — {wait}", f"⏳ Queued — {wait}", "queued")
+    cancel = button("✖️ Cancel", CANCEL_REQUEST, str(request.id))
+    message.blocks.append({"type": "actions", "elements": [cancel]})
+    return message
 
 
 def starting_message(request: Request) -> SlackMessage:
