@@ -4,6 +4,7 @@ apply). Exit status 0 when nothing failed, 1 otherwise."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,12 +38,17 @@ class Outcome:
 
 
 def run_checks(settings: Settings) -> int:
-    """Print one line per check; 0 when none failed, 1 otherwise."""
+    """Print one line per check; 0 when none failed, 1 otherwise. The clients' own log lines (a
+    retry, a refused connection) are held back below CRITICAL: each line printed here says it all."""
     failed = False
-    for checks in (_codegen, _slack, _socket_mode, _database, _signing_secret):
-        for outcome in checks(settings):
-            print(outcome.line(), flush=True)
-            failed = failed or outcome.ok is False
+    logging.disable(logging.ERROR)
+    try:
+        for checks in (_codegen, _slack, _socket_mode, _database, _signing_secret):
+            for outcome in checks(settings):
+                print(outcome.line(), flush=True)
+                failed = failed or outcome.ok is False
+    finally:
+        logging.disable(logging.NOTSET)
     return 1 if failed else 0
 
 

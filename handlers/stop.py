@@ -15,6 +15,8 @@ A request still queued for Codegen's create limit has no run yet: its message's 
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.render.controls import (
     CANCEL_DONE,
     CANCEL_TOO_LATE,
@@ -40,12 +42,11 @@ ALREADY_CANCELLED = "It was already cancelled; nothing was sent to Codegen."
 def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) -> str:
     """Ask the run to stop (once); returns what to tell `user` privately. `source` is where Stop was
     pressed: `button`, `command`, `thread` or `slack`."""
-    if not ctx.may_act_on_run(user, run.requester):
-        ctx.record_audit(
-            user, STOP, channel=run.channel, run_id=run.run_id, outcome=REFUSED,
-            detail=f"from {source}: not the requester or an admin",
-        )  # fmt: skip
-        return f":warning: {ONLY_REQUESTER.format(requester=f'<@{run.requester}>', run_id=run.run_id)}"
+    refusal = ONLY_REQUESTER.format(requester=f"<@{run.requester}>", run_id=run.run_id)
+    where = {"channel": run.channel, "run_id": run.run_id}
+    refused = _refused(ctx, user, run.requester, refusal, f"from {source}", **where)
+    if refused:
+        return refused
     if run.finished:
         ctx.store.show_session(run.run_id, ctx.clock.now())  # after Slack's stop: closed, not working
         ctx.wake()
@@ -74,12 +75,11 @@ def request_stop(ctx: HandlerContext, run: RunRecord, user: str, source: str) ->
 def cancel_request(ctx: HandlerContext, request: Request, user: str, source: str) -> str:
     """Withdraw a create request before its run is made; returns what to tell `user` privately.
     `source`: `button`, `command` or `thread`."""
-    if not ctx.may_act_on_run(user, request.user):
-        ctx.record_audit(
-            user, STOP, channel=request.channel, request_id=request.id, outcome=REFUSED,
-            detail=f"cancel from {source}: not the requester or an admin",
-        )  # fmt: skip
-        return f":warning: {ONLY_REQUESTER_CANCEL.format(requester=f'<@{request.user}>')}"
+    refusal = ONLY_REQUESTER_CANCEL.format(requester=f"<@{request.user}>")
+    where = {"channel": request.channel, "request_id": request.id}
+    refused = _refused(ctx, user, request.user, refusal, f"cancel from {source}", **where)
+    if refused:
+        return refused
     audit = ctx.audit(user, STOP, channel=request.channel, detail=f"cancelled before it started ({source})")
     if ctx.store.cancel_create(request.id, user, now=ctx.clock.now(), audit=audit) is None:
         now = ctx.store.get_request(request.id)
@@ -88,6 +88,16 @@ def cancel_request(ctx: HandlerContext, request: Request, user: str, source: str
         return CANCEL_TOO_LATE
     ctx.wake()
     return CANCEL_DONE
+
+
+def _refused(
+    ctx: HandlerContext, user: str, requester: str, refusal: str, tried: str, **where: Any
+) -> str | None:
+    """`refusal` as a warning, audited, unless `user` is `requester` or an admin (then None)."""
+    if ctx.may_act_on_run(user, requester):
+        return None
+    ctx.record_audit(user, STOP, outcome=REFUSED, detail=f"{tried}: not the requester or an admin", **where)
+    return f":warning: {refusal}"
 
 
 def stop_in_thread(ctx: HandlerContext, channel: str, thread_ts: str, user: str, source: str) -> str | None:
