@@ -38,10 +38,12 @@ class Outcome:
 
 
 def run_checks(settings: Settings) -> int:
-    """Print one line per check; 0 when none failed, 1 otherwise. The clients' own log lines (a
-    retry, a refused connection) are held back below CRITICAL: each line printed here says it all."""
+    """Print one line per check; 0 when none failed, 1 otherwise. Unless LOG_LEVEL is DEBUG, the
+    clients' own log lines (a retry, a refused connection) are held back below CRITICAL: each line
+    printed here says it all."""
     failed = False
-    logging.disable(logging.ERROR)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.disable(logging.ERROR)
     try:
         for checks in (_codegen, _slack, _socket_mode, _database, _signing_secret):
             for outcome in checks(settings):

@@ -15,6 +15,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.update": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",),
     "conversations.open": ("im:write",),
     "conversations.join": ("channels:join",),  # a slash command's channel, so its thread replies arrive
     "conversations.replies": HISTORY,

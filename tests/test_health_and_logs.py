@@ -121,7 +121,7 @@ def test_a_correctly_signed_old_request_blames_the_clock_not_the_secret(bot: Sub
     headers = sign(body, timestamp=int(time.time()) - 20 * 60)  # this machine's clock 20 minutes ahead
     assert bot.post(body, "application/json", headers=headers).status_code == 401
     line = wait_for(lambda: [x for x in bot.output().splitlines() if "clock" in x], what="the warning")[0]
-    assert "WARNING" in line and "NTP" in line and "stamped up to 1200 s" in line
+    assert "WARNING" in line and "NTP" in line and re.search(r"stamped up to 120\d s", line)
     assert "is wrong (your app" not in bot.output()  # the secret is right: not blamed
 
 
