@@ -114,7 +114,8 @@ def stop_by_command(
     ctx: HandlerContext, run_id: int | None, *, user: str, channel: str, thread_ts: str | None
 ) -> str:
     """`/codegen stop [run id]`: the run named, else the run of the thread the command came from, else
-    the user's latest working run in the channel."""
+    the user's latest working run in the channel, else their latest request there still waiting for
+    its run (cancelled)."""
     run = None
     if run_id is not None:
         run = ctx.store.get_run(run_id)
@@ -127,7 +128,8 @@ def stop_by_command(
     if run is None:
         recent = [r for r in ctx.store.runs_for_user(user, 10, channel=channel) if not r.finished]
         if not recent:
-            return error_text(NO_RUN_HERE)
+            waiting = ctx.store.waiting_create_of(user, channel)
+            return cancel_request(ctx, waiting, user, "command") if waiting else error_text(NO_RUN_HERE)
         run = recent[0]
     return request_stop(ctx, run, user, "command")
 

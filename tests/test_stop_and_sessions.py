@@ -277,7 +277,11 @@ def test_a_queued_request_is_cancelled_before_it_starts_and_nothing_reaches_code
     app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
                "text": f"<@{BOT}> stop", "ts": said_ts, "thread_ts": third["ts"]})  # fmt: skip
     wait_for(lambda: "Cancelled by" in slack_server.message(GENERAL, third["ts"])["text"], what="cancelled")
+    app.command("bobs task", user=BOB)  # Bob has no working run here: /codegen stop cancels this one
+    wait_for(lambda: "Queued" in message("bobs task").get("text", ""), what="Bob's request queued")
+    assert "nothing was sent to Codegen" in app.command("stop", user=BOB).json()["text"]
     (only,) = codegen_api.runs()  # the cancelled ones never reached Codegen
     assert "first task" in codegen_api.run_inputs(only["id"])["prompt"]
     entries = [e for e in app.bot.store.audit_entries() if e.detail and "cancel" in e.detail]
-    assert [(e.actor, e.outcome) for e in entries] == [(BOB, "refused"), *[(ALICE, "allowed")] * 2]
+    expected = [(BOB, "refused"), (ALICE, "allowed"), (ALICE, "allowed"), (BOB, "allowed")]
+    assert [(e.actor, e.outcome) for e in entries] == expected
