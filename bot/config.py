@@ -230,6 +230,12 @@ def database_path_problem(path: str) -> str | None:
         except psycopg.ProgrammingError:
             return "this PostgreSQL URL cannot be read; the form is postgresql://user:password@host:5432/dbname"
         return None
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", path)
+    if scheme:
+        return (
+            f"{scheme.group(1)}:// databases are not supported; give a SQLite file path or a"
+            " postgresql://user:password@host:5432/dbname URL"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         return f"the folder {folder} does not exist; create it or choose another path"

@@ -38,6 +38,7 @@ BAD_VALUES = [
     ("CODEGEN_API_BASE_URL", "api.codegen.com", "needs a scheme"),
     ("CODEGEN_SLACK_DB", "no-such-folder/bot.db", "does not exist"),
     ("CODEGEN_SLACK_DB", ".", "is a folder"),
+    ("CODEGEN_SLACK_DB", "mysql://bot@db/codegen", "mysql:// databases are not supported"),
     ("CODEGEN_CREATES_PER_MINUTE", "0", "greater than or equal to 1"),
     ("CODEGEN_CALLS_PER_30S", "many", "valid integer"),
     ("CODEGEN_LOG_CALLS_PER_MINUTE", "-1", "greater than or equal to 1"),
