@@ -14,7 +14,9 @@ from typing import Any
 
 import psycopg
 import sqlite_utils
+from psycopg.abc import Buffer
 from psycopg.rows import dict_row
+from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool
 
 from storage.dialect import POSTGRESQL, SQLITE, Dialect, describe_database, is_postgresql_url
@@ -89,6 +91,7 @@ class StoreBase:
                     # A connection the server dropped (a restart, a failover) is replaced before use
                     # instead of failing the request that drew it.
                     check=_dropped_by_server,
+                    configure=_nul_free_text,
                     open=False,
                 )
                 try:  # the server's own reason (refused, no such database, a wrong password), at once
@@ -189,6 +192,19 @@ def _dropped_by_server(conn: psycopg.Connection[Any]) -> None:
     if readable:
         conn.close()  # so that the pool discards it instead of handing it out again
         raise psycopg.OperationalError("the server closed this connection")
+
+
+class _NulFreeStrDumper(StrDumperUnknown):
+    """Python strings as psycopg sends them, but with each NUL byte (which PostgreSQL's text cannot
+    hold, and SQLite keeps) as U+FFFD: a prompt that carries one is kept, not refused."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
+def _nul_free_text(conn: psycopg.Connection[Any]) -> None:
+    """The pool's set-up of each new connection: strings go out through _NulFreeStrDumper."""
+    conn.adapters.register_dumper(str, _NulFreeStrDumper)
 
 
 @contextmanager

@@ -91,3 +91,13 @@ def test_a_mention_deleted_before_the_bot_answers_starts_nothing_and_leaves_no_d
     wait_for(lambda: app.bot.store.create_for_thread(GENERAL, event["ts"]) is None, what="withdrawn")
     assert codegen_api.runs() == []
     assert app.bot.store.jobs_in((JobStatus.DEAD,)) == []
+
+
+@pytest.mark.parametrize("app_db", BACKENDS, indirect=True)
+def test_a_prompt_with_a_nul_byte_is_kept_on_either_database(make_app, codegen_api: CodegenServer) -> None:
+    app = make_app()
+    answer = app.command("fix the parser \x00 it chokes on this byte").text
+    assert "couldn't save" not in answer  # PostgreSQL's text cannot hold NUL: it goes as U+FFFD
+    run = wait_for(codegen_api.runs, what="the run")[0]
+    prompt = codegen_api.run_inputs(run["id"])["prompt"]
+    assert "fix the parser" in prompt and "it chokes on this byte" in prompt
