@@ -16,7 +16,7 @@ from bot.codegen.errors import AccessDenied
 from bot.config import Settings
 from bot.scopes import BOT_SCOPES, missing_scopes
 from bot.settings_errors import WHERE_TO_GET
-from bot.slack_calls import make_web_client
+from bot.slack_calls import make_web_client, unreachable_reason
 from storage.database import StorageError
 from storage.dialect import describe_database, no_database_at
 from storage.probe import probe
@@ -100,7 +100,7 @@ def _slack(settings: Settings) -> Iterator[Outcome]:
         yield Outcome(False, f"Slack bot token: {exc.response.get('error')} — " + _fix("SLACK_BOT_TOKEN"))
         return
     except OSError as exc:
-        yield Outcome(False, f"Slack API: cannot reach {settings.slack_api_url} ({type(exc).__name__})")
+        yield Outcome(False, f"Slack API: cannot reach {settings.slack_api_url} ({unreachable_reason(exc)})")
         return
     yield Outcome(True, f"Slack bot token: @{auth.get('user')} in workspace {auth.get('team')}")
     headers = {name.lower(): value for name, value in auth.headers.items()}
@@ -126,7 +126,8 @@ def _socket_mode(settings: Settings) -> Iterator[Outcome]:
     except SlackApiError as exc:
         yield Outcome(False, f"Slack app token: {exc.response.get('error')} — " + _fix("SLACK_APP_TOKEN"))
     except OSError as exc:
-        yield Outcome(False, f"Slack app token: cannot reach {settings.slack_api_url} ({type(exc).__name__})")
+        url = settings.slack_api_url
+        yield Outcome(False, f"Slack app token: cannot reach {url} ({unreachable_reason(exc)})")
     else:
         yield Outcome(True, "Slack app token: Socket Mode connections are open to it")
 

@@ -20,9 +20,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot import audit_cli, jobs_cli, migrate_cli
 from bot.codegen import CodegenError
+from bot.codegen.errors import AccessDenied
 from bot.config import Settings, load_database_settings, load_settings
 from bot.redact import configure_logging
 from bot.settings_errors import WHERE_TO_GET, SettingsError
+from bot.slack_calls import unreachable_reason
 from storage.dialect import describe_database, is_postgresql_url
 
 if TYPE_CHECKING:
@@ -200,11 +202,13 @@ def _try_credentials(bot: Bot) -> None:
     except SlackApiError as exc:
         log.warning("Slack answered auth.test at start with %s", exc.response.get("error"))
     except OSError as exc:
-        log.warning("Slack could not be reached at start (%s)", type(exc).__name__)
+        log.warning("Slack could not be reached at start (%s)", unreachable_reason(exc))
     try:
         bot.codegen.me()
-    except CodegenError as exc:
+    except AccessDenied as exc:
         log.warning("Codegen did not accept the API token at start: %s", exc)
+    except CodegenError as exc:
+        log.warning("Codegen could not be asked at start whether it accepts the API token: %s", exc)
 
 
 def startup_line(settings: Settings, host: str, port: int) -> str:

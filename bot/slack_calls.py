@@ -55,6 +55,14 @@ class _IdempotentOnly(RetryHandler):
         )
 
 
+def unreachable_reason(exc: OSError) -> str:
+    """Why a Slack call could not be made, in a few words ("Connection refused", "timed out", a name
+    that does not resolve), from the URLError or socket error slack_sdk raised."""
+    reason: object = exc.reason if isinstance(exc, URLError) else exc
+    text = getattr(reason, "strerror", None) or str(reason)
+    return text or type(exc).__name__
+
+
 def make_web_client(token: str | None, base_url: str, timeout: float = 15.0) -> WebClient:
     """A WebClient that retries rate limits (honouring Retry-After), and 5xx and connection errors
     of every call that is safe to repeat."""

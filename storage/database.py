@@ -97,8 +97,9 @@ class StoreBase:
                 try:  # the server's own reason (refused, no such database, a wrong password), at once
                     psycopg.connect(target, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
                 except psycopg.OperationalError as exc:
-                    reason = f"cannot reach the database {describe_database(target)}: {exc}"
-                    raise StorageError(reason.strip(), unreachable=True) from None
+                    said = " ".join(str(exc).split())  # psycopg's reason and hint, on one line
+                    reason = f"cannot reach the database {describe_database(target)}: {said}"
+                    raise StorageError(reason, unreachable=True) from None
                 self._pool.open(wait=True, timeout=15.0)
                 with self._pool.connection() as conn:
                     conn.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))  # one replica migrates

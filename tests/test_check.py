@@ -146,7 +146,7 @@ def test_unreachable_services_are_named_not_traced(tmp_path: Path) -> None:
     }
     status, lines = check(env, tmp_path)
     assert status == 1
-    assert lines["Slack API"].startswith("✗ Slack API: cannot reach http://127.0.0.1:9/api/")
+    assert lines["Slack API"] == "✗ Slack API: cannot reach http://127.0.0.1:9/api/ (Connection refused)"
     assert lines["Codegen API"].startswith("✗ Codegen API: Codegen is not reachable")
     result = run_cli(["check"], env, tmp_path)
     assert result.stderr == ""  # no retry or connection log lines between the check's own
