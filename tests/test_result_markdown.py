@@ -70,6 +70,13 @@ def test_an_agent_cannot_ping_with_slacks_mention_markup() -> None:
     )
 
 
+def test_the_notification_text_shows_mention_markup_as_written_without_escapes() -> None:
+    run = RunRecord(run_id=7, channel="C0GENERAL", thread_ts="1.1", requester="U0ALICE", prompt="p",
+                    status="COMPLETE", result="Done, <!channel>: a < b & c")  # fmt: skip
+    (message,) = result_messages(run)
+    assert message.text.endswith("Done, &lt;!channel&gt;: a &lt; b &amp; c")  # no ping, no backslash
+
+
 def test_what_slacks_markdown_block_does_not_render_is_bridged() -> None:
     [block] = markdown_blocks("- [ ] open\n- [x] done\n\n---\n\n```python\nprint('<hi>')\n```")
     assert block["text"] == f"- ☐ open\n- ☑ done\n\n{RULE}\n\n```\nprint('<hi>')\n```"

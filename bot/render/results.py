@@ -3,6 +3,7 @@ direct messages a requester gets about it; pure functions, no I/O."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.render.limits import (
@@ -152,6 +153,11 @@ def _shorten(parts: list[list[dict[str, Any]]], run: RunRecord) -> list[list[dic
     return parts
 
 
+# A backslash before ASCII punctuation: Markdown's escape (CommonMark 2.4), which the markdown block
+# reads and plain notification text would show.
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def _fallback_text(blocks: list[dict[str, Any]]) -> str:
     """Notification text: the header and section texts of a message."""
     texts = []
@@ -161,5 +167,5 @@ def _fallback_text(blocks: list[dict[str, Any]]) -> str:
         elif block["type"] == "section":
             texts.append(block["text"]["text"])
         elif block["type"] == "markdown":
-            texts.append(escape_mrkdwn(block["text"]))
+            texts.append(escape_mrkdwn(_MARKDOWN_ESCAPE.sub(r"\1", block["text"])))
     return "\n".join(texts)
