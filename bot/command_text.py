@@ -43,6 +43,7 @@ USAGE = (
 _OPTION_RE = re.compile(r"(?<!\S)(repo|model|agent)=(\S*)", re.IGNORECASE)
 _OPTION_WITH_SPACE_RE = re.compile(r"\s*(?<!\S)(?:repo|model|agent)=\S*", re.IGNORECASE)
 AGENT_TYPES = ("codegen", "claude_code")  # Codegen's `agent_type` values
+_OPTION_EXAMPLES = {"repo": "repo=owner/name", "model": "model=name", "agent": "agent=claude_code"}
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _REPO_PATTERN_RE = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+/[A-Za-z0-9_.*?!\[\]-]+")
 _GLOB_CHARS = frozenset("*?[")
@@ -244,7 +245,7 @@ def _parse_run(text: str) -> RunCommand | UsageError:
         if key in options:
             return UsageError(f"{key}= is given twice; give it once.")
         if not value:
-            return UsageError(f"{key}= needs a value, like repo=owner/name or model=name.")
+            return UsageError(f"{key}= needs a value, like {_OPTION_EXAMPLES[key]}.")
         options[key] = value
     repo = options.get("repo")
     repos: tuple[str, ...] = ()

@@ -94,6 +94,8 @@ def _parse_watch_add(rest: str) -> WatchCommand | UsageError:
     quoted = _QUOTED_RE.match(rest)
     if quoted:
         pattern, words = quoted.group(1), rest[quoted.end() :].split()
+    elif rest.lstrip().startswith(('"', "“")):
+        return UsageError(f"The pattern's closing quote is missing. {WATCH_USAGE}")
     else:
         pattern, *words = rest.split() or [""]
     if not pattern.strip():

@@ -80,7 +80,8 @@ def test_parses_commands(text: str, command: object) -> None:
         ("fix repo=a/b/c", "doesn't look like owner/name"),
         ("fix repo=a/b repo=c/d", "repo= is given twice"),
         ("fix model=a Model=b", "model= is given twice"),
-        ("fix model=", "model= needs a value"),
+        ("fix model=", "model= needs a value, like model=name"),
+        ("fix agent=", "agent= needs a value, like agent=claude_code"),
     ],
 )
 def test_usage_errors_say_what_is_wrong(text: str, says: str) -> None:

@@ -28,6 +28,7 @@ def test_watch_and_schedule_commands_parse_and_other_prompts_stay_prompts() -> N
     assert parse_trigger_text("schedule a meeting summary") is None
     assert isinstance(parse_trigger_text("watch add x repo=nope"), UsageError)
     assert isinstance(parse_trigger_text("watch add x colour=red"), UsageError)
+    assert "closing quote is missing" in str(parse_trigger_text('watch add "unterminated'))
 
 
 def test_bad_patterns_are_refused_with_the_reason() -> None:
