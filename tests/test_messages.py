@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -330,3 +331,9 @@ def test_run_status_text() -> None:
     ]
     unknown_start = run_status_text(run(created_at=0.0, web_url=None), now=T0)
     assert unknown_start.splitlines()[0] == "🔄 *Run #42* · ACTIVE"
+
+
+def test_a_prompt_cannot_reorder_or_garble_its_card() -> None:
+    spoof = replace(RUN, prompt="review invoice\u202efdp.exe\x00 now\u2066 <@U0ALICE>")
+    text = str(status_message(spoof, now=T0).blocks)
+    assert "review invoicefdp.exe now <@U0ALICE>" in text  # no override, no NUL; the mention stays

@@ -43,6 +43,8 @@ _OPTION_CHARS = 100
 _UNLINKED_URL_CHARS = 100
 _PR_TITLE_CHARS = 256  # GitHub's own limit for a pull request title
 _ACTIONS_BLOCK_CHARS = BLOCKS_TEXT_BUDGET // 2
+# C0 and C1 controls but whitespace, and the bidirectional embeddings, overrides and isolates.
+_UNSHOWN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _KEPT_MEMBER_RE = re.compile(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&<>]*)?&gt;")
 
 
@@ -113,8 +115,10 @@ def elapsed_text(run: RunRecord, now: float) -> str | None:
 
 
 def prompt_excerpt(prompt: str, limit: int = PROMPT_EXCERPT_CHARS) -> str:
-    """A prompt as one short mrkdwn line; the members it mentions (kept as `<@U…>`) stay mentions."""
-    return _KEPT_MEMBER_RE.sub(r"<@\1>", escape_mrkdwn(truncate(" ".join(prompt.split()), limit)))
+    """A prompt as one short mrkdwn line; the members it mentions (kept as `<@U…>`) stay mentions.
+    Control characters and bidirectional overrides (which would reorder the rest of the card) go."""
+    shown = _UNSHOWN_RE.sub("", prompt)
+    return _KEPT_MEMBER_RE.sub(r"<@\1>", escape_mrkdwn(truncate(" ".join(shown.split()), limit)))
 
 
 def mention(user: str) -> str:
