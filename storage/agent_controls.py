@@ -25,10 +25,10 @@ def stop_key(run_id: int, earlier: int = 0) -> str:
     return f"stop:{run_id}" if earlier == 0 else f"stop:{run_id}:{earlier}"
 
 
-_STOPS = "SELECT * FROM requests WHERE key = ? OR key LIKE ?"
+# A follow-up (not a Stop) of the run delivered after request id ?: by the steps key, from that id on.
 _RESUMED_SINCE = (
-    "SELECT 1 FROM requests r JOIN steps s ON s.request_id = r.id WHERE r.run_id = ? AND r.id > ?"
-    " AND r.kind = 'resume' AND r.key NOT LIKE 'stop:%' AND s.step = ?"
+    "SELECT 1 FROM steps s JOIN requests r ON r.id = s.request_id WHERE s.request_id > ? AND s.step = ?"
+    " AND r.run_id = ? AND r.kind = 'resume' AND r.key NOT LIKE 'stop:%'"
 )
 
 
@@ -122,22 +122,29 @@ class AgentControlStore(StoreBase):
         """The run's standing Stop request (a resume with the stop prompt): its latest, unless that one
         ended and a follow-up recorded after it was delivered since, setting the run working again (it
         may then be stopped anew). None when nobody asked."""
-        stops = self._rows(_STOPS + " ORDER BY id DESC LIMIT 1", (stop_key(run_id), f"stop:{run_id}:%"))
-        if not stops:
-            return None
-        latest = request_from_row(stops[0])
-        if latest.state == "pending":
-            return latest
-        resumed = self._rows(_RESUMED_SINCE + " LIMIT 1", (run_id, latest.id, RESUMED_STEP))
-        return None if resumed else latest
+        return self._standing(run_id, self._stops(run_id))
 
     def next_stop_key(self, run_id: int) -> str:
         """The key a Stop pressed now records under: the standing Stop's, so the press finds it, else a
         new one (two presses at once get the same, and the second finds the first)."""
-        standing = self.stop_request(run_id)
-        if standing is not None:
-            return standing.key
-        return stop_key(run_id, len(self._rows(_STOPS, (stop_key(run_id), f"stop:{run_id}:%"))))
+        stops = self._stops(run_id)
+        standing = self._standing(run_id, stops)
+        return standing.key if standing is not None else stop_key(run_id, len(stops))
+
+    def _standing(self, run_id: int, stops: list[Request]) -> Request | None:
+        """The last of `stops` unless it ended and a follow-up was delivered after it."""
+        if not stops or stops[-1].state == "pending":
+            return stops[-1] if stops else None
+        resumed = self._rows(_RESUMED_SINCE + " LIMIT 1", (stops[-1].id, RESUMED_STEP, run_id))
+        return None if resumed else stops[-1]
+
+    def _stops(self, run_id: int) -> list[Request]:
+        """The run's Stop requests, oldest first: keyed stop_key(run_id, n) for n = 0, 1, … (one
+        lookup by the unique key each; a run has few)."""
+        found: list[Request] = []
+        while rows := self._rows("SELECT * FROM requests WHERE key = ?", (stop_key(run_id, len(found)),)):
+            found.append(request_from_row(rows[0]))
+        return found
 
     def show_stop(self, run_id: int, now: float) -> None:
         """A Stop was just recorded: the card and the agent session say so now, whatever the status."""
