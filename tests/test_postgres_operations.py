@@ -10,6 +10,7 @@ import psycopg
 from storage.file_lock import hold_file_lock
 from storage.records import RunRecord
 from storage.store import Store
+from tests.harness import wait_for
 from tests.postgres import empty_schema
 from tests.servers.codegen_server import CodegenServer
 from tests.servers.slack_server import SlackServer
@@ -134,10 +135,15 @@ def test_connections_the_server_dropped_are_replaced_before_use(postgres: str) -
         try:
             store.set_channel_settings("C1", user="U1", now=NOW, default_repo="acme/web")
             with psycopg.connect(postgres, autocommit=True) as admin:  # a server restart, a failover
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE pid <> pg_backend_pid() AND datname = current_database()"
-                )
+                pids = [row[0] for row in admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                    " AND datname = current_database()"
+                )]  # fmt: skip
+                for pid in pids:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                # Terminating only signals the backends; a restart is over once they have exited.
+                gone = "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)"
+                wait_for(lambda: not admin.execute(gone, (pids,)).fetchall(), what="the backends gone")
             store.set_channel_settings("C1", user="U1", now=NOW, default_repo="acme/api")
             assert store.channel_settings("C1").default_repo == "acme/api"
         finally:
