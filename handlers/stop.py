@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.render.controls import (
     CANCEL_DONE,
+    CANCEL_STARTED,
     CANCEL_TOO_LATE,
     ONLY_REQUESTER,
     ONLY_REQUESTER_CANCEL,
@@ -85,7 +86,7 @@ def cancel_request(ctx: HandlerContext, request: Request, user: str, source: str
         now = ctx.store.get_request(request.id)
         if now is not None and now.state == "failed" and now.error == CANCELLED:
             return ALREADY_CANCELLED
-        return CANCEL_TOO_LATE
+        return CANCEL_STARTED if now is not None and now.state == "done" else CANCEL_TOO_LATE
     ctx.wake()
     return CANCEL_DONE
 
@@ -101,13 +102,16 @@ def _refused(
 
 
 def stop_in_thread(ctx: HandlerContext, channel: str, thread_ts: str, user: str, source: str) -> str | None:
-    """Stop the thread's run, or cancel the request still making it; what to tell `user` privately
-    (None: the thread has neither)."""
+    """Stop the thread's working run, else cancel the request still making one (a first run, or a
+    retry of a finished one), else say the run finished; what to tell `user` privately (None: the
+    thread has neither run nor request)."""
     run = ctx.store.run_for_thread(channel, thread_ts)
-    if run is not None:
+    if run is not None and not run.finished:
         return request_stop(ctx, run, user, source)
-    waiting = ctx.store.create_for_thread(channel, thread_ts)
-    return cancel_request(ctx, waiting, user, source) if waiting is not None else None
+    waiting = ctx.store.create_for_thread(channel, thread_ts)  # a retry queued under a finished run, too
+    if waiting is not None:
+        return cancel_request(ctx, waiting, user, source)
+    return request_stop(ctx, run, user, source) if run is not None else None
 
 
 def stop_by_command(

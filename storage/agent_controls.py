@@ -9,6 +9,7 @@ from typing import Literal
 from storage.audit import AuditEntry, add_audit_entry
 from storage.database import RESUMED_STEP, StoreBase
 from storage.job_kinds import arm_card, arm_session
+from storage.jobs import add_step
 from storage.records import Request
 from storage.rows import request_from_row
 from storage.tx import Tx
@@ -25,11 +26,21 @@ def stop_key(run_id: int, earlier: int = 0) -> str:
     return f"stop:{run_id}" if earlier == 0 else f"stop:{run_id}:{earlier}"
 
 
-# A follow-up (not a Stop) of the run delivered after request id ?: by the steps key, from that id on.
-_RESUMED_SINCE = (
-    "SELECT 1 FROM steps s JOIN requests r ON r.id = s.request_id WHERE s.request_id > ? AND s.step = ?"
-    " AND r.run_id = ? AND r.kind = 'resume' AND r.key NOT LIKE 'stop:%'"
-)
+# Noted on a Stop that had ended (sent or dropped) when a follow-up was delivered to its run: the run
+# works again, so it may be stopped anew.
+SUPERSEDED_STEP = "superseded"
+
+
+def supersede_stops(db: Tx, run_id: int, request_id: int) -> None:
+    """Resume request `request_id` was just delivered to run `run_id`: unless it is a Stop itself, the
+    run's Stops that have ended are superseded (inside the caller's transaction)."""
+    if list(db.query("SELECT 1 FROM requests WHERE id = ? AND key LIKE 'stop:%'", (request_id,))):
+        return
+    earlier = 0
+    while rows := db.query("SELECT id, state FROM requests WHERE key = ?", (stop_key(run_id, earlier),)):
+        if rows[0]["state"] != "pending":
+            add_step(db, rows[0]["id"], SUPERSEDED_STEP)
+        earlier += 1
 
 
 @dataclass(frozen=True)
@@ -120,23 +131,25 @@ class AgentControlStore(StoreBase):
 
     def stop_request(self, run_id: int) -> Request | None:
         """The run's standing Stop request (a resume with the stop prompt): its latest, unless that one
-        ended and a follow-up recorded after it was delivered since, setting the run working again (it
-        may then be stopped anew). None when nobody asked."""
-        return self._standing(run_id, self._stops(run_id))
+        ended and a follow-up was delivered since, setting the run working again (it may then be stopped
+        anew). None when nobody asked."""
+        return self._standing(self._stops(run_id))
 
     def next_stop_key(self, run_id: int) -> str:
         """The key a Stop pressed now records under: the standing Stop's, so the press finds it, else a
         new one (two presses at once get the same, and the second finds the first)."""
         stops = self._stops(run_id)
-        standing = self._standing(run_id, stops)
+        standing = self._standing(stops)
         return standing.key if standing is not None else stop_key(run_id, len(stops))
 
-    def _standing(self, run_id: int, stops: list[Request]) -> Request | None:
-        """The last of `stops` unless it ended and a follow-up was delivered after it."""
-        if not stops or stops[-1].state == "pending":
-            return stops[-1] if stops else None
-        resumed = self._rows(_RESUMED_SINCE + " LIMIT 1", (stops[-1].id, RESUMED_STEP, run_id))
-        return None if resumed else stops[-1]
+    def _standing(self, stops: list[Request]) -> Request | None:
+        """The last of `stops` unless a follow-up was delivered after it ended."""
+        if not stops or SUPERSEDED_STEP in self._steps(stops[-1].id):
+            return None
+        return stops[-1]
+
+    def _steps(self, request_id: int) -> set[str]:
+        return {r["step"] for r in self._rows("SELECT step FROM steps WHERE request_id = ?", (request_id,))}
 
     def _stops(self, run_id: int) -> list[Request]:
         """The run's Stop requests, oldest first: keyed stop_key(run_id, n) for n = 0, 1, … (one

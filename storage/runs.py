@@ -6,6 +6,7 @@ import json
 from dataclasses import fields, replace
 from typing import Any
 
+from storage.agent_controls import supersede_stops
 from storage.database import RESUMED_STEP, StoreBase
 from storage.job_kinds import (
     HOME_MIN_INTERVAL_SECONDS,
@@ -145,10 +146,12 @@ class RunStore(StoreBase):
 
     def mark_resumed(self, run_id: int, now: float, *, request_id: int | None = None) -> None:
         """A resume was accepted: the run works again and is checked soon; the resume request (if
-        given) gets its "resumed" step noted in the same transaction."""
+        given) gets its "resumed" step noted in the same transaction, and, unless it is a Stop, the
+        run's ended Stops are superseded (it may be stopped anew)."""
         with self._tx() as db:
             if request_id is not None:
                 add_step(db, request_id, RESUMED_STEP)
+                supersede_stops(db, run_id, request_id)
             arm_watching(db, run_id, now=now)
             arm_card(db, run_id, now=now)
             db.update(

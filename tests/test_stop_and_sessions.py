@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.jobs import Runner
+from bot.render.cards import RETRY
 from bot.render.controls import CANCEL_REQUEST, STOP, STOP_PROMPT
 from bot.sessions import session_kind
 from bot.slack_calls import make_web_client
@@ -285,3 +286,37 @@ def test_a_queued_request_is_cancelled_before_it_starts_and_nothing_reaches_code
     entries = [e for e in app.bot.store.audit_entries() if e.detail and "cancel" in e.detail]
     expected = [(BOB, "refused"), (ALICE, "allowed"), (ALICE, "allowed"), (BOB, "allowed")]
     assert [(e.actor, e.outcome) for e in entries] == expected
+
+
+def test_stop_said_in_the_thread_of_a_failed_run_cancels_its_queued_retry(
+    make_app, slack_server: SlackServer, codegen_api: CodegenServer
+) -> None:
+    codegen_api.set_limits(create=1)
+    app = make_app(codegen_creates_per_minute=1)
+    run_id, ts = start_run(app, slack_server, codegen_api, "fragile task")
+    codegen_api.set_status(run_id, "FAILED", result="It broke.")
+    wait_for(lambda: RETRY in str((card(slack_server, ts, run_id) or {}).get("blocks")), what="Retry")
+    click(app, card(slack_server, ts, run_id) or {}, RETRY)
+    in_thread = lambda word: [m for m in slack_server.messages(GENERAL, thread_ts=ts) if word in m["text"]]  # noqa: E731
+    wait_for(lambda: in_thread("Queued"), what="the retry queued behind the create limit")
+    said_ts = slack_server.post_as_user(GENERAL, ALICE, f"<@{BOT}> stop", thread_ts=ts)
+    app.event({"type": "message", "channel": GENERAL, "channel_type": "channel", "user": ALICE,
+               "text": f"<@{BOT}> stop", "ts": said_ts, "thread_ts": ts})  # fmt: skip
+    wait_for(lambda: in_thread("Cancelled by <@U0ALICE>"), what="the retry cancelled")
+    assert len(codegen_api.runs()) == 1  # the retry never reached Codegen
+
+
+def test_a_follow_up_delivered_after_a_stop_lets_the_run_be_stopped_again(db_target: str) -> None:
+    store = Store(db_target)
+    store.add_run(RunRecord(run_id=5, channel=GENERAL, thread_ts="1.1", requester=ALICE, prompt="p",
+                            status="ACTIVE", created_at=1.0))  # fmt: skip
+    common = {"kind": "resume", "channel": GENERAL, "user": ALICE, "thread_ts": "1.1", "run_id": 5}
+    held = store.add_request(key="follow_up:F2", prompt="F2 please", now=2.0, **common)  # busy: held
+    stop = store.add_request(key=store.next_stop_key(5), prompt=STOP_PROMPT, now=3.0, **common)
+    assert held and stop and store.stop_request(5) == stop
+    store.mark_resumed(5, 4.0, request_id=stop.id)  # the Stop went first...
+    store.update_request(stop.id, state="done")
+    assert store.stop_request(5) is not None and store.next_stop_key(5) == "stop:5"  # pressing again: found
+    store.mark_resumed(5, 5.0, request_id=held.id)  # ...then the earlier reply: the run works again
+    assert store.stop_request(5) is None and store.next_stop_key(5) == "stop:5:1"
+    store.close()

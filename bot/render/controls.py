@@ -26,6 +26,7 @@ ONLY_REQUESTER = "Only {requester}, who started run #{run_id}, or one of the bot
 ONLY_REQUESTER_CANCEL = "Only {requester}, who asked for it, or one of the bot's admins can cancel it."
 CANCELLED = "🚫 Cancelled by {who} before it started: nothing was sent to Codegen."
 CANCEL_DONE = "Cancelled: it had not started, so nothing was sent to Codegen."
+CANCEL_STARTED = "Its run has started, too late to cancel; ⏹️ Stop on the run's card asks it to stop."
 CANCEL_TOO_LATE = (
     "It is starting now, too late to cancel; once its card shows the run, ⏹️ Stop asks the run to stop."
 )
