@@ -109,15 +109,6 @@ class RequestStore(StoreBase):
             add_audit_entry(db, replace(audit, request_id=request_id))
         return request_from_row(rows[0])
 
-    def waiting_create_of(self, user: str, channel: str) -> Request | None:
-        """`user`'s latest create request in `channel` still waiting for its run, if any."""
-        rows = self._rows(
-            "SELECT * FROM requests WHERE kind = 'create' AND state = 'pending' AND \"user\" = ?"
-            " AND channel = ? ORDER BY id DESC LIMIT 1",
-            (user, channel),
-        )
-        return request_from_row(rows[0]) if rows else None
-
     def cancels_to_show(self, limit: int) -> list[Request]:
         """Cancelled creates whose message does not say so yet (notice `cancel:<who cancelled>`)."""
         rows = self._rows(  # by the state index: failed requests are few

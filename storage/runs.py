@@ -87,10 +87,17 @@ class RunStore(StoreBase):
 
     def create_for_thread(self, channel: str, thread_ts: str) -> Request | None:
         """The request still making the run of a Slack thread, if any."""
+        return self._latest_create("state IN ('pending', 'fetching') AND thread_ts = ?", channel, thread_ts)
+
+    def waiting_create_of(self, user: str, channel: str) -> Request | None:
+        """`user`'s latest create request in `channel` still waiting for its run, if any."""
+        return self._latest_create("state = 'pending' AND \"user\" = ?", channel, user)
+
+    def _latest_create(self, condition: str, channel: str, value: str) -> Request | None:
         rows = self._rows(
-            "SELECT * FROM requests WHERE kind = 'create' AND state IN ('pending', 'fetching')"
-            " AND channel = ? AND thread_ts = ? ORDER BY id DESC LIMIT 1",
-            (channel, thread_ts),
+            f"SELECT * FROM requests WHERE kind = 'create' AND channel = ? AND {condition}"
+            " ORDER BY id DESC LIMIT 1",
+            (channel, value),
         )
         return request_from_row(rows[0]) if rows else None
 
