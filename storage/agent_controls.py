@@ -29,6 +29,12 @@ def stop_key(run_id: int, earlier: int = 0) -> str:
 # Noted on a Stop that had ended (sent or dropped) when a follow-up was delivered to its run: the run
 # works again, so it may be stopped anew.
 SUPERSEDED_STEP = "superseded"
+# A follow-up (not a Stop) of the run recorded after request id ? and delivered: by the steps key,
+# from that id on. It covers a Stop dropped only after such a follow-up was delivered.
+_RESUMED_SINCE = (
+    "SELECT 1 FROM steps s JOIN requests r ON r.id = s.request_id WHERE s.request_id > ? AND s.step = ?"
+    " AND r.run_id = ? AND r.kind = 'resume' AND r.key NOT LIKE 'stop:%' LIMIT 1"
+)
 
 
 def supersede_stops(db: Tx, run_id: int, request_id: int) -> None:
@@ -132,21 +138,25 @@ class AgentControlStore(StoreBase):
     def stop_request(self, run_id: int) -> Request | None:
         """The run's standing Stop request (a resume with the stop prompt): its latest, unless that one
         ended and a follow-up was delivered since, setting the run working again (it may then be stopped
-        anew). None when nobody asked."""
-        return self._standing(self._stops(run_id))
+        anew; see `_standing`). None when nobody asked."""
+        return self._standing(run_id, self._stops(run_id))
 
     def next_stop_key(self, run_id: int) -> str:
         """The key a Stop pressed now records under: the standing Stop's, so the press finds it, else a
         new one (two presses at once get the same, and the second finds the first)."""
         stops = self._stops(run_id)
-        standing = self._standing(stops)
+        standing = self._standing(run_id, stops)
         return standing.key if standing is not None else stop_key(run_id, len(stops))
 
-    def _standing(self, stops: list[Request]) -> Request | None:
-        """The last of `stops` unless a follow-up was delivered after it ended."""
-        if not stops or SUPERSEDED_STEP in self._steps(stops[-1].id):
+    def _standing(self, run_id: int, stops: list[Request]) -> Request | None:
+        """The last of `stops` unless it ended and a follow-up was delivered after it ended, or was
+        recorded after it and delivered."""
+        if not stops or stops[-1].state == "pending":
+            return stops[-1] if stops else None
+        latest = stops[-1]
+        if SUPERSEDED_STEP in self._steps(latest.id):
             return None
-        return stops[-1]
+        return None if self._rows(_RESUMED_SINCE, (latest.id, RESUMED_STEP, run_id)) else latest
 
     def _steps(self, request_id: int) -> set[str]:
         return {r["step"] for r in self._rows("SELECT step FROM steps WHERE request_id = ?", (request_id,))}
