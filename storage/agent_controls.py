@@ -3,8 +3,9 @@ request, and the run's agent session as Slack last showed it. Plain SQL, `?` pla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from storage.audit import AuditEntry, add_audit_entry
 from storage.database import RESUMED_STEP, StoreBase
@@ -42,11 +43,21 @@ def supersede_stops(db: Tx, run_id: int, request_id: int) -> None:
     run's Stops that have ended are superseded (inside the caller's transaction)."""
     if list(db.query("SELECT 1 FROM requests WHERE id = ? AND key LIKE 'stop:%'", (request_id,))):
         return
-    earlier = 0
-    while rows := db.query("SELECT id, state FROM requests WHERE key = ?", (stop_key(run_id, earlier),)):
-        if rows[0]["state"] != "pending":
-            add_step(db, rows[0]["id"], SUPERSEDED_STEP)
-        earlier += 1
+    for row in _stop_rows(db.query, run_id):
+        if row["state"] != "pending":
+            add_step(db, row["id"], SUPERSEDED_STEP)
+
+
+Rows = list[dict[str, Any]]
+
+
+def _stop_rows(query: Callable[[str, tuple[Any, ...]], Rows], run_id: int) -> Rows:
+    """The `requests` rows of the run's Stops, oldest first: keyed stop_key(run_id, n) for n = 0, 1, …
+    (one lookup by the unique key each; a run has few). `query` runs SQL in or out of a transaction."""
+    found: Rows = []
+    while rows := query("SELECT * FROM requests WHERE key = ?", (stop_key(run_id, len(found)),)):
+        found.append(rows[0])
+    return found
 
 
 @dataclass(frozen=True)
@@ -154,20 +165,16 @@ class AgentControlStore(StoreBase):
         if not stops or stops[-1].state == "pending":
             return stops[-1] if stops else None
         latest = stops[-1]
-        if SUPERSEDED_STEP in self._steps(latest.id):
+        if self._has_step(latest.id, SUPERSEDED_STEP):
             return None
         return None if self._rows(_RESUMED_SINCE, (latest.id, RESUMED_STEP, run_id)) else latest
 
-    def _steps(self, request_id: int) -> set[str]:
-        return {r["step"] for r in self._rows("SELECT step FROM steps WHERE request_id = ?", (request_id,))}
+    def _has_step(self, request_id: int, step: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM steps WHERE request_id = ? AND step = ?", (request_id, step)))
 
     def _stops(self, run_id: int) -> list[Request]:
-        """The run's Stop requests, oldest first: keyed stop_key(run_id, n) for n = 0, 1, … (one
-        lookup by the unique key each; a run has few)."""
-        found: list[Request] = []
-        while rows := self._rows("SELECT * FROM requests WHERE key = ?", (stop_key(run_id, len(found)),)):
-            found.append(request_from_row(rows[0]))
-        return found
+        """The run's Stop requests, oldest first."""
+        return [request_from_row(row) for row in _stop_rows(self._rows, run_id)]
 
     def show_stop(self, run_id: int, now: float) -> None:
         """A Stop was just recorded: the card and the agent session say so now, whatever the status."""
@@ -195,11 +202,7 @@ class AgentControlStore(StoreBase):
         request = self.stop_request(run_id)
         stop = None
         if request is not None:
-            delivered = bool(
-                self._rows(
-                    "SELECT 1 FROM steps WHERE request_id = ? AND step = ?", (request.id, RESUMED_STEP)
-                )
-            )
+            delivered = self._has_step(request.id, RESUMED_STEP)
             state: StopState = (
                 "sent" if delivered
                 else "failed" if request.state == "failed"
